@@ -1,0 +1,19 @@
+"""ASGI entry point: Channels routes ChatKit endpoints to consumers, the rest to Django."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatkit_platform.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from chatkit_platform.routing import http_routes  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {"http": URLRouter([*http_routes, re_path(r"", django_asgi_app)])}
+)

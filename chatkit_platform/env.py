@@ -1,0 +1,149 @@
+"""Typed readers for settings that come from the environment.
+
+Every reader raises `ConfigError` naming the variable when a value is malformed;
+`settings.py` turns that into a one-line exit, so a bad deployment never starts
+half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default or [])
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default).lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    engine: str
+    name: str
+    user: str = ""
+    password: str = ""
+    host: str = ""
+    port: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+    def as_django(self) -> dict[str, object]:
+        config: dict[str, object] = {"ENGINE": self.engine, "NAME": self.name}
+        if self.engine.endswith("postgresql"):
+            config.update(
+                USER=self.user,
+                PASSWORD=self.password,
+                HOST=self.host,
+                PORT=self.port,
+                OPTIONS=dict(self.options),
+                CONN_MAX_AGE=0,
+                CONN_HEALTH_CHECKS=True,
+            )
+        else:
+            # SQLite: wait for the writer instead of failing at once when the web
+            # process and the worker write at the same moment.
+            config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        return config
+
+
+def parse_database_url(name: str, url: str, base_dir: Path) -> DatabaseConfig:
+    """Return the database described by `url` (sqlite:///path or postgres://...)."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if url.startswith("sqlite:////"):
+            file = Path(path)
+        elif path.lstrip("/"):
+            file = base_dir / path.lstrip("/")
+        else:
+            raise ConfigError(f"{name} must name a file, like sqlite:///var/db.sqlite3")
+        return DatabaseConfig(engine="django.db.backends.sqlite3", name=str(file))
+    if parts.scheme in {"postgres", "postgresql", "pgsql"}:
+        db_name = unquote(parts.path.lstrip("/"))
+        if not db_name:
+            raise ConfigError(f"{name} must name a database, like postgres://user@host/db")
+        try:
+            port = str(parts.port or "")
+        except ValueError:
+            raise ConfigError(f"{name} has an invalid port") from None
+        return DatabaseConfig(
+            engine="django.db.backends.postgresql",
+            name=db_name,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            host=parts.hostname or "",
+            port=port,
+            options=tuple(parse_qsl(parts.query)),
+        )
+    raise ConfigError(f"{name} must start with sqlite:// or postgres://, got {parts.scheme!r}")
+
+
+def check_redis_url(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss", "unix"} or not (parts.hostname or parts.path):
+        raise ConfigError(f"{name} must look like redis://host:6379/0, got {url!r}")
+    return url
+
+
+def local_secret(path: Path, make: Callable[[], str] | None = None) -> str:
+    """Return a development secret kept in `path`, creating it on first use.
+
+    Only the embedded default uses this: production refuses to start without the
+    real variables, so no secret ever lives in the code.
+    """
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make() if make else secrets.token_urlsafe(50)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value

@@ -1,0 +1,227 @@
+"""Settings, read from the environment.
+
+Defaults are the embedded ones (SQLite, in-memory channel layer, a file-based
+Celery broker, the offline demo model), so the platform runs with no server at
+all. `PLATFORM_ENV=production` turns every default that is unsafe in production
+into a required variable. A missing or malformed value stops start-up with one
+line that names it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from chatkit_platform.env import (
+    ConfigError,
+    check_redis_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    local_secret,
+    parse_database_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def _check_fernet_keys(keys: list[str]) -> list[str]:
+    from cryptography.fernet import Fernet
+
+    for index, key in enumerate(keys):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"ENCRYPTION_KEYS entry {index + 1} is not a valid key "
+                "(32 url-safe base64-encoded bytes; make one with `manage.py generate_encryption_key`)"
+            ) from None
+    return keys
+
+
+try:
+    PLATFORM_ENV = env_choice("PLATFORM_ENV", "development", ("development", "production"))
+    PRODUCTION = PLATFORM_ENV == "production"
+    DATA_DIR = Path(env_str("PLATFORM_DATA_DIR") or BASE_DIR / "var")
+
+    SECRET_KEY = env_str("SECRET_KEY")
+    if not SECRET_KEY:
+        if PRODUCTION:
+            raise ConfigError("SECRET_KEY is required when PLATFORM_ENV=production")
+        SECRET_KEY = local_secret(DATA_DIR / "dev_secret_key")
+    elif PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+        raise ConfigError("SECRET_KEY must be at least 50 characters with 5 distinct ones")
+
+    DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+    if PRODUCTION and DEBUG:
+        raise ConfigError("DEBUG must be off when PLATFORM_ENV=production")
+
+    ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+    if PRODUCTION and (not env_list("ALLOWED_HOSTS") or "*" in ALLOWED_HOSTS):
+        raise ConfigError("ALLOWED_HOSTS must list the public host names in production")
+    CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+    DATABASE = parse_database_url(
+        "DATABASE_URL", env_str("DATABASE_URL") or "sqlite:///var/db.sqlite3", BASE_DIR
+    )
+    REDIS_URL = env_str("REDIS_URL")
+    if REDIS_URL:
+        check_redis_url("REDIS_URL", REDIS_URL)
+
+    ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
+    if not ENCRYPTION_KEYS:
+        if PRODUCTION:
+            raise ConfigError("ENCRYPTION_KEYS is required when PLATFORM_ENV=production")
+        ENCRYPTION_KEYS = [local_secret(DATA_DIR / "dev_encryption_key", _fernet_key)]
+    _check_fernet_keys(ENCRYPTION_KEYS)
+
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+    CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = env_bool("CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS", False)
+    OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+    OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+    LONG_TOOL_TIMEOUT_SECONDS = env_int("LONG_TOOL_TIMEOUT_SECONDS", 600, minimum=1)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+    TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)
+    LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
+except ConfigError as error:
+    raise SystemExit(f"Configuration error: {error}") from None
+
+# --- Django -------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "tenants",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chatkit_platform.urls"
+ASGI_APPLICATION = "chatkit_platform.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": DATABASE.as_django()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "ckp",
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "ckp"},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+LOGIN_URL = "/console/login/"
+
+# --- Security -----------------------------------------------------------------
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if TRUST_X_FORWARDED_PROTO:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+# Health probes come over plain HTTP from the orchestrator, inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# --- Celery -------------------------------------------------------------------
+
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_LONG_TOOL_QUEUE = "long_tools"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = DATA_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+else:
+    # Redis redelivers an unacknowledged task after this many seconds; the stuck-call
+    # sweep re-queues long before that, so a killed worker's task runs again promptly.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": LONG_TOOL_TIMEOUT_SECONDS * 3}
+
+# --- Logging ------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL.upper()},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if "pytest" in sys.modules:
+    # Tests hash many passwords; the fast hasher keeps the suite quick.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
