@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "tenants",
+    "hosted_agents",
 ]
 
 MIDDLEWARE = [
