@@ -92,6 +92,11 @@ class DatabaseConfig:
             # SQLite: wait for the writer instead of failing at once when the web
             # process and the worker write at the same moment.
             config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+            # A file, not pytest-django's in-memory default, so that a Celery worker or a
+            # live server started by a test as another process can open the same data;
+            # the pid keeps concurrent test runs apart.
+            test_file = Path(self.name).with_name(f"test_db_{os.getpid()}.sqlite3")
+            config["TEST"] = {"NAME": str(test_file)}
         return config
 
 
