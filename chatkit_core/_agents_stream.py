@@ -1,0 +1,472 @@
+"""Translation of openai-agents run events into thread events (protocol §7.2).
+
+Used by `chatkit_core.agents.stream_agent_response`; `ResponseStreamConverter` and
+`StreamingThoughtTracker` are public through `chatkit_core.agents`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from agents import StreamEvent
+from agents.models.fake_id import FAKE_RESPONSES_ID
+from openai.types.responses import (
+    ResponseContentPartAddedEvent,
+    ResponseFunctionToolCall,
+    ResponseImageGenCallPartialImageEvent,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponseOutputTextAnnotationAddedEvent,
+    ResponseReasoningSummaryTextDeltaEvent,
+    ResponseReasoningSummaryTextDoneEvent,
+    ResponseTextDeltaEvent,
+    ResponseTextDoneEvent,
+)
+from openai.types.responses.response_output_item import ImageGenerationCall
+from openai.types.responses.response_output_message import Content
+from openai.types.responses.response_output_text import (
+    Annotation as ResponsesAnnotation,
+)
+from openai.types.responses.response_output_text import (
+    AnnotationContainerFileCitation,
+    AnnotationFileCitation,
+    AnnotationURLCitation,
+)
+from openai.types.responses.response_stream_event import ResponseStreamEvent
+from pydantic import BaseModel, TypeAdapter
+
+from chatkit_core.types import (
+    Annotation,
+    AssistantMessageContent,
+    AssistantMessageContentPartAdded,
+    AssistantMessageContentPartAnnotationAdded,
+    AssistantMessageContentPartDone,
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageItem,
+    ClientToolCallItem,
+    DurationSummary,
+    FileSource,
+    GeneratedImage,
+    GeneratedImageItem,
+    GeneratedImageUpdated,
+    Task,
+    ThoughtTask,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
+    ThreadStreamEvent,
+    URLSource,
+    Workflow,
+    WorkflowItem,
+    WorkflowTaskAdded,
+    WorkflowTaskUpdated,
+)
+
+if TYPE_CHECKING:
+    from chatkit_core.agents import AgentContext
+
+# Items that may appear while a workflow is open without closing it.
+_KEEPS_WORKFLOW_OPEN = frozenset({"client_tool_call", "hidden_context_item", "sdk_hidden_context"})
+_RESPONSES_ANNOTATION: TypeAdapter[ResponsesAnnotation] = TypeAdapter(ResponsesAnnotation)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def elapsed_seconds(since: datetime) -> int:
+    start = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    return int((now() - start).total_seconds())
+
+
+class StreamingThoughtTracker(BaseModel):
+    """The reasoning summary part whose text is being streamed as a thought task."""
+
+    item_id: str
+    index: int
+    task: ThoughtTask
+
+
+class ResponseStreamConverter:
+    """Overridable conversions used by `stream_agent_response` (images, citations)."""
+
+    partial_images: int | None = None
+    """How many partial images an image generation sends; used to compute progress."""
+
+    def __init__(self, *, partial_images: int | None = None) -> None:
+        self.partial_images = partial_images
+
+    async def base64_image_to_url(
+        self,
+        image_id: str,
+        base64_image: str,
+        partial_image_index: int | None = None,
+    ) -> str:
+        """Return the URL stored for a generated image; by default a PNG data URL."""
+        return f"data:image/png;base64,{base64_image}"
+
+    def partial_image_index_to_progress(self, partial_image_index: int) -> float:
+        """Return generation progress in [0, 1] for a partial image (0 when unknown)."""
+        if not self.partial_images or self.partial_images <= 0:
+            return 0.0
+        return min(1.0, partial_image_index / self.partial_images)
+
+    async def file_citation_to_annotation(
+        self, file_citation: AnnotationFileCitation
+    ) -> Annotation | None:
+        """Return a file-source annotation, or None when the citation has no filename."""
+        if not file_citation.filename:
+            return None
+        source = FileSource(filename=file_citation.filename, title=file_citation.filename)
+        return Annotation(source=source, index=file_citation.index)
+
+    async def container_file_citation_to_annotation(
+        self, container_file_citation: AnnotationContainerFileCitation
+    ) -> Annotation | None:
+        """Return a file-source annotation at the citation's end, or None without filename."""
+        filename = container_file_citation.filename
+        if not filename:
+            return None
+        source = FileSource(filename=filename, title=filename)
+        return Annotation(source=source, index=container_file_citation.end_index)
+
+    async def url_citation_to_annotation(
+        self, url_citation: AnnotationURLCitation
+    ) -> Annotation | None:
+        """Return a URL-source annotation at the citation's end."""
+        source = URLSource(url=url_citation.url, title=url_citation.title)
+        return Annotation(source=source, index=url_citation.end_index)
+
+
+DEFAULT_RESPONSE_STREAM_CONVERTER = ResponseStreamConverter()
+
+
+async def _convert_annotation(raw: object, converter: ResponseStreamConverter) -> Annotation | None:
+    if raw is None:
+        return None
+    # Annotation events are not always parsed into the right class, so validate again.
+    annotation = _RESPONSES_ANNOTATION.validate_python(
+        raw.model_dump() if isinstance(raw, BaseModel) else raw
+    )
+    if isinstance(annotation, AnnotationFileCitation):
+        return await converter.file_citation_to_annotation(annotation)
+    if isinstance(annotation, AnnotationURLCitation):
+        return await converter.url_citation_to_annotation(annotation)
+    if isinstance(annotation, AnnotationContainerFileCitation):
+        return await converter.container_file_citation_to_annotation(annotation)
+    return None
+
+
+async def _convert_content(
+    content: Content, converter: ResponseStreamConverter
+) -> AssistantMessageContent:
+    if not isinstance(content, ResponseOutputText):
+        return AssistantMessageContent(text=content.refusal)
+    annotations = [await _convert_annotation(a, converter) for a in content.annotations]
+    return AssistantMessageContent(
+        text=content.text, annotations=[a for a in annotations if a is not None]
+    )
+
+
+def _function_call_ids(raw_item: object) -> tuple[str | None, str | None]:
+    """Return (call_id, item id) of a function call run item, else (None, None)."""
+    call_id: object
+    item_id: object
+    if isinstance(raw_item, ResponseFunctionToolCall):
+        call_id, item_id = raw_item.call_id, raw_item.id
+    elif isinstance(raw_item, dict) and raw_item.get("type") == "function_call":
+        call_id, item_id = raw_item.get("call_id"), raw_item.get("id")
+    else:
+        return None, None
+    return (
+        call_id if isinstance(call_id, str) else None,
+        # Chat Completions models give every item the same placeholder id.
+        item_id if isinstance(item_id, str) and item_id != FAKE_RESPONSES_ID else None,
+    )
+
+
+class RunTranslator:
+    """The state of one `stream_agent_response` call; turns run events into thread events."""
+
+    def __init__(self, context: AgentContext[Any], converter: ResponseStreamConverter) -> None:
+        self.ctx = context
+        self.converter = converter
+        self.produced: dict[str, None] = {}  # ordered set of item ids shown to the client
+        self.tool_call_id: str | None = None
+        self.tool_call_item_id: str | None = None
+        self.thought: StreamingThoughtTracker | None = None
+        self.annotation_counts: dict[tuple[str, int], int] = {}
+        self.fake_message_id: str | None = None
+
+    async def resume_workflow(self) -> None:
+        """Continue a workflow left open by the previous run (possibly before a client tool)."""
+        ctx = self.ctx
+        page = await ctx.store.load_thread_items(
+            ctx.thread.id, None, 2, "desc", ctx.request_context
+        )
+        newest = page.data[:2]
+        if newest and isinstance(newest[0], WorkflowItem):
+            ctx.workflow_item = newest[0]
+        elif (
+            len(newest) == 2
+            and isinstance(newest[0], ClientToolCallItem)
+            and isinstance(newest[1], WorkflowItem)
+        ):
+            ctx.workflow_item = newest[1]
+
+    def end_workflow(self, item: WorkflowItem) -> ThreadItemDoneEvent:
+        if self.ctx.workflow_item is not None and self.ctx.workflow_item.id == item.id:
+            self.ctx.workflow_item = None
+        if item.workflow.summary is None:
+            item.workflow.summary = DurationSummary(duration=elapsed_seconds(item.created_at))
+        item.workflow.expanded = False
+        return ThreadItemDoneEvent(item=item)
+
+    def queued(self, event: ThreadStreamEvent) -> list[ThreadStreamEvent]:
+        """Pass on an event sent through the context, closing the open workflow first."""
+        out: list[ThreadStreamEvent] = []
+        if isinstance(event, ThreadItemAddedEvent | ThreadItemDoneEvent):
+            workflow = self.ctx.workflow_item
+            if (
+                workflow is not None
+                and workflow.id != event.item.id
+                and event.item.type not in _KEEPS_WORKFLOW_OPEN
+            ):
+                out.append(self.end_workflow(workflow))
+            current = self.ctx.workflow_item
+            if (
+                isinstance(event, ThreadItemAddedEvent)
+                and isinstance(event.item, WorkflowItem)
+                and (current is None or current.id != event.item.id)
+            ):
+                # A workflow announced by hand becomes the open one; the context's own
+                # (live) workflow item is already open and must stay the one we finish.
+                self.ctx.workflow_item = event.item
+            self.produced[event.item.id] = None
+        out.append(event)
+        return out
+
+    def run_item(self, event: StreamEvent) -> None:
+        """Remember the latest function call, in case a tool asked for a client tool call."""
+        if event.type != "run_item_stream_event" or event.item.type != "tool_call_item":
+            return
+        call_id, item_id = _function_call_ids(event.item.raw_item)
+        if call_id is not None:
+            self.tool_call_id, self.tool_call_item_id = call_id, item_id
+            if item_id is not None:
+                self.produced[item_id] = None
+
+    def message_id(self, item_id: str, *, last: bool = False) -> str:
+        """Return the thread item id for a Responses message id (placeholders get real ids)."""
+        if item_id != FAKE_RESPONSES_ID:
+            return item_id
+        if self.fake_message_id is None:
+            self.fake_message_id = self.ctx.generate_id("message")
+        message_id = self.fake_message_id
+        if last:
+            self.fake_message_id = None
+        return message_id
+
+    async def raw(self, data: ResponseStreamEvent) -> list[ThreadStreamEvent]:
+        """Translate one Responses stream event."""
+        if isinstance(data, ResponseContentPartAddedEvent):
+            return await self.content_part_added(data)
+        if isinstance(data, ResponseTextDeltaEvent):
+            update = AssistantMessageContentPartTextDelta(
+                content_index=data.content_index, delta=data.delta
+            )
+            return [self.updated(self.message_id(data.item_id), update)]
+        if isinstance(data, ResponseTextDoneEvent):
+            # Annotations stay out of `done`; the final item carries them.
+            content = AssistantMessageContent(text=data.text)
+            done = AssistantMessageContentPartDone(
+                content_index=data.content_index, content=content
+            )
+            return [self.updated(self.message_id(data.item_id), done)]
+        if isinstance(data, ResponseOutputTextAnnotationAddedEvent):
+            return await self.annotation_added(data)
+        if isinstance(data, ResponseOutputItemAddedEvent):
+            return await self.output_item_added(data)
+        if isinstance(data, ResponseOutputItemDoneEvent):
+            return await self.output_item_done(data)
+        if isinstance(data, ResponseImageGenCallPartialImageEvent):
+            return await self.partial_image(data)
+        if isinstance(data, ResponseReasoningSummaryTextDeltaEvent):
+            return self.summary_delta(data)
+        if isinstance(data, ResponseReasoningSummaryTextDoneEvent):
+            return self.summary_done(data)
+        return []
+
+    @staticmethod
+    def updated(item_id: str, update: Any) -> ThreadStreamEvent:
+        return ThreadItemUpdatedEvent(item_id=item_id, update=update)
+
+    async def content_part_added(
+        self, data: ResponseContentPartAddedEvent
+    ) -> list[ThreadStreamEvent]:
+        if data.part.type == "reasoning_text":
+            return []
+        content = await _convert_content(data.part, self.converter)
+        update = AssistantMessageContentPartAdded(content_index=data.content_index, content=content)
+        return [self.updated(self.message_id(data.item_id), update)]
+
+    async def annotation_added(
+        self, data: ResponseOutputTextAnnotationAddedEvent
+    ) -> list[ThreadStreamEvent]:
+        annotation = await _convert_annotation(data.annotation, self.converter)
+        if annotation is None:
+            return []
+        # Our own count, so that annotations we drop leave no gap in the indexes.
+        key = (data.item_id, data.content_index)
+        index = self.annotation_counts.get(key, 0)
+        self.annotation_counts[key] = index + 1
+        update = AssistantMessageContentPartAnnotationAdded(
+            content_index=data.content_index, annotation_index=index, annotation=annotation
+        )
+        return [self.updated(self.message_id(data.item_id), update)]
+
+    async def output_item_added(
+        self, data: ResponseOutputItemAddedEvent
+    ) -> list[ThreadStreamEvent]:
+        item, ctx = data.item, self.ctx
+        out: list[ThreadStreamEvent] = []
+        if item.type == "reasoning" and ctx.workflow_item is None:
+            ctx.workflow_item = WorkflowItem(
+                id=ctx.generate_id("workflow"),
+                thread_id=ctx.thread.id,
+                created_at=now(),
+                workflow=Workflow(type="reasoning", tasks=[]),
+            )
+            self.produced[ctx.workflow_item.id] = None
+            out.append(ThreadItemAddedEvent(item=ctx.workflow_item))
+        elif isinstance(item, ResponseOutputMessage):
+            if ctx.workflow_item is not None:
+                out.append(self.end_workflow(ctx.workflow_item))
+            message = await self.message_item(item)
+            self.produced[message.id] = None
+            out.append(ThreadItemAddedEvent(item=message))
+        elif isinstance(item, ImageGenerationCall):
+            ctx.generated_image_item = GeneratedImageItem(
+                id=ctx.generate_id("message"), thread_id=ctx.thread.id, created_at=now()
+            )
+            self.produced[ctx.generated_image_item.id] = None
+            out.append(ThreadItemAddedEvent(item=ctx.generated_image_item))
+        return out
+
+    async def output_item_done(self, data: ResponseOutputItemDoneEvent) -> list[ThreadStreamEvent]:
+        item, ctx = data.item, self.ctx
+        if isinstance(item, ResponseOutputMessage):
+            message = await self.message_item(item, last=True)
+            self.produced[message.id] = None
+            return [ThreadItemDoneEvent(item=message)]
+        if isinstance(item, ImageGenerationCall) and item.result and ctx.generated_image_item:
+            url = await self.converter.base64_image_to_url(
+                image_id=item.id, base64_image=item.result
+            )
+            image_item = ctx.generated_image_item
+            image_item.image = GeneratedImage(id=item.id, url=url)
+            ctx.generated_image_item = None
+            return [ThreadItemDoneEvent(item=image_item)]
+        return []
+
+    async def message_item(
+        self, item: ResponseOutputMessage, *, last: bool = False
+    ) -> AssistantMessageItem:
+        return AssistantMessageItem(
+            id=self.message_id(item.id, last=last),
+            thread_id=self.ctx.thread.id,
+            created_at=now(),
+            content=[await _convert_content(c, self.converter) for c in item.content],
+        )
+
+    async def partial_image(
+        self, data: ResponseImageGenCallPartialImageEvent
+    ) -> list[ThreadStreamEvent]:
+        image_item = self.ctx.generated_image_item
+        if image_item is None:
+            return []
+        url = await self.converter.base64_image_to_url(
+            image_id=data.item_id,
+            base64_image=data.partial_image_b64,
+            partial_image_index=data.partial_image_index,
+        )
+        image_item.image = GeneratedImage(id=data.item_id, url=url)
+        progress = self.converter.partial_image_index_to_progress(data.partial_image_index)
+        update = GeneratedImageUpdated(image=image_item.image, progress=progress)
+        return [self.updated(image_item.id, update)]
+
+    def is_streamed_thought(self, item_id: str, summary_index: int) -> bool:
+        workflow = self.ctx.workflow_item
+        thought = self.thought
+        return (
+            workflow is not None
+            and thought is not None
+            and thought.item_id == item_id
+            and thought.index == summary_index
+            and any(task is thought.task for task in workflow.workflow.tasks)
+        )
+
+    def summary_delta(
+        self, data: ResponseReasoningSummaryTextDeltaEvent
+    ) -> list[ThreadStreamEvent]:
+        workflow = self.ctx.workflow_item
+        if workflow is None:
+            return []
+        tasks = workflow.workflow.tasks
+        if workflow.workflow.type == "reasoning" and not tasks:
+            # The first thought of a reasoning workflow streams so it shows early.
+            task = ThoughtTask(content=data.delta)
+            self.thought = StreamingThoughtTracker(
+                item_id=data.item_id, index=data.summary_index, task=task
+            )
+            tasks.append(self.thought.task)
+            return [self.updated(workflow.id, WorkflowTaskAdded(task=tasks[0], task_index=0))]
+        if self.thought is None or not self.is_streamed_thought(data.item_id, data.summary_index):
+            return []
+        self.thought.task.content += data.delta
+        index = self.task_index(tasks, self.thought.task)
+        return [self.updated(workflow.id, WorkflowTaskUpdated(task=tasks[index], task_index=index))]
+
+    def summary_done(self, data: ResponseReasoningSummaryTextDoneEvent) -> list[ThreadStreamEvent]:
+        workflow = self.ctx.workflow_item
+        if workflow is None:
+            return []
+        tasks = workflow.workflow.tasks
+        if self.thought is not None and self.is_streamed_thought(data.item_id, data.summary_index):
+            self.thought.task.content = data.text
+            index = self.task_index(tasks, self.thought.task)
+            self.thought = None
+            update: Any = WorkflowTaskUpdated(task=tasks[index], task_index=index)
+        else:
+            tasks.append(ThoughtTask(content=data.text))
+            update = WorkflowTaskAdded(task=tasks[-1], task_index=len(tasks) - 1)
+        return [self.updated(workflow.id, update)]
+
+    @staticmethod
+    def task_index(tasks: list[Task], task: Task) -> int:
+        return next(i for i, candidate in enumerate(tasks) if candidate is task)
+
+    def client_tool_call_item(self) -> ClientToolCallItem | None:
+        ctx = self.ctx
+        call = ctx.client_tool_call
+        if call is None:
+            return None
+        return ClientToolCallItem(
+            id=self.tool_call_item_id or ctx.generate_id("tool_call"),
+            thread_id=ctx.thread.id,
+            created_at=now(),
+            call_id=self.tool_call_id or ctx.generate_id("tool_call"),
+            name=call.name,
+            arguments=call.arguments,
+        )
+
+
+def drain(queue: asyncio.Queue[ThreadStreamEvent]) -> list[ThreadStreamEvent]:
+    events: list[ThreadStreamEvent] = []
+    while not queue.empty():
+        events.append(queue.get_nowait())
+    return events
