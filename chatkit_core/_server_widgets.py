@@ -99,6 +99,7 @@ def _node_differs(old: dict[str, Any], new: dict[str, Any]) -> bool:
 
 
 def _streaming_text_nodes(root: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the streamable Text/Markdown nodes by id, in document order."""
     found: dict[str, dict[str, Any]] = {}
     stack = [root]
     while stack:
@@ -107,7 +108,8 @@ def _streaming_text_nodes(root: dict[str, Any]) -> dict[str, dict[str, Any]]:
             found[node["id"]] = node
         children = node.get("children")
         if isinstance(children, list):
-            stack.extend(child for child in children if _is_node(child))
+            # The stack pops last-in first, so push children reversed to visit them in order.
+            stack.extend(reversed([child for child in children if _is_node(child)]))
         elif isinstance(children, dict) and _is_node(children):
             stack.append(children)  # e.g. Transition holds a single child
     return found

@@ -17,6 +17,14 @@ Where we deliberately differ from the reference server (protocol recommendations
   `{"type":"error","code":"stream.error","allow_retry":false}` event and ends, instead of
   cutting the connection. Its checks all run before its first write.
 * Timestamps we create are timezone-aware UTC.
+* Input the protocol types accept but an operation cannot use raises
+  `InvalidRequestError` too (`threads.sync_custom_action` naming a non-widget item,
+  `input.transcribe` with invalid base64), where the reference raises `ValueError` or
+  `binascii.Error`.
+* `respond` receives the thread as `ThreadMetadata` in every operation (the reference
+  passes a `Thread` from `threads.create`); the fields are the same.
+* A `Text`/`Markdown` node inside a `Transition` streams its deltas (protocol §8.7), and an
+  input tag without `data` is read as `{}` (§2.3); the reference skips and rejects these.
 """
 
 from __future__ import annotations
