@@ -1,0 +1,111 @@
+"""Tenant-scoped reads. A row of another tenant is reported exactly like a missing one."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from django.db.models import QuerySet, Sum
+
+from hosted_agents.exceptions import ObjectNotFound
+from hosted_agents.models import Agent, AgentVersion, ClientTool, HttpTool, UsageDaily
+from tenants.encryption import decrypt
+from tenants.models import Tenant
+
+
+def agent_list(*, tenant: Tenant) -> QuerySet[Agent]:
+    return Agent.objects.for_tenant(tenant).order_by("name", "id")
+
+
+def agent_get(*, tenant: Tenant, slug: str) -> Agent:
+    agent = Agent.objects.for_tenant(tenant).filter(slug=slug).first()
+    if agent is None:
+        raise ObjectNotFound("agent", slug)
+    return agent
+
+
+def agent_get_by_id(*, tenant: Tenant, agent_id: int) -> Agent:
+    agent = Agent.objects.for_tenant(tenant).filter(pk=agent_id).first()
+    if agent is None:
+        raise ObjectNotFound("agent", agent_id)
+    return agent
+
+
+def agent_version_list(*, tenant: Tenant, agent: Agent) -> QuerySet[AgentVersion]:
+    return AgentVersion.objects.for_tenant(tenant).filter(agent_id=agent.pk).order_by("-number")
+
+
+def agent_version_get(*, tenant: Tenant, agent: Agent, number: int) -> AgentVersion:
+    version = (
+        AgentVersion.objects.for_tenant(tenant).filter(agent_id=agent.pk, number=number).first()
+    )
+    if version is None:
+        raise ObjectNotFound("agent version", f"{agent.slug} v{number}")
+    return version
+
+
+def agent_published_version(*, tenant: Tenant, agent_id: int) -> tuple[Agent, AgentVersion | None]:
+    """Return the agent and the version its endpoint serves (None if never published)."""
+    agent = (
+        Agent.objects.for_tenant(tenant)
+        .filter(pk=agent_id)
+        .select_related("published_version")
+        .first()
+    )
+    if agent is None:
+        raise ObjectNotFound("agent", agent_id)
+    version = agent.published_version
+    # The version row is reached through a forward relation; make sure it is this tenant's.
+    if version is not None and version.tenant_id != tenant.pk:
+        version = None
+    return agent, version
+
+
+def http_tool_list(*, tenant: Tenant) -> QuerySet[HttpTool]:
+    return HttpTool.objects.for_tenant(tenant).order_by("name")
+
+
+def http_tool_get(*, tenant: Tenant | int, tool_id: int) -> HttpTool:
+    tool = HttpTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
+    if tool is None:
+        raise ObjectNotFound("HTTP tool", tool_id)
+    return tool
+
+
+def http_tool_headers(*, tenant: Tenant | int, tool_id: int) -> dict[str, str]:
+    """Return the tool's decrypted headers, for the outgoing request only; never display."""
+    tool = http_tool_get(tenant=tenant, tool_id=tool_id)
+    if not tool.headers_encrypted:
+        return {}
+    headers: dict[str, str] = json.loads(decrypt(tool.headers_encrypted))
+    return headers
+
+
+def client_tool_list(*, tenant: Tenant) -> QuerySet[ClientTool]:
+    return ClientTool.objects.for_tenant(tenant).order_by("name")
+
+
+def client_tool_get(*, tenant: Tenant, tool_id: int) -> ClientTool:
+    tool = ClientTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
+    if tool is None:
+        raise ObjectNotFound("client tool", tool_id)
+    return tool
+
+
+def usage_list(
+    *, tenant: Tenant, since: date, until: date, agent: Agent | None = None
+) -> QuerySet[UsageDaily]:
+    rows = UsageDaily.objects.for_tenant(tenant).filter(day__gte=since, day__lte=until)
+    if agent is not None:
+        rows = rows.filter(agent_id=agent.pk)
+    return rows.order_by("day", "agent_id")
+
+
+def usage_tokens_since(*, tenant: Tenant, since: date) -> int:
+    """Return the input plus output tokens the tenant used from `since` (UTC day) on."""
+    totals = (
+        UsageDaily.objects.for_tenant(tenant)
+        .filter(day__gte=since)
+        .aggregate(input=Sum("input_tokens"), output=Sum("output_tokens"))
+    )
+    return int(totals["input"] or 0) + int(totals["output"] or 0)

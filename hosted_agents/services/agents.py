@@ -1,0 +1,338 @@
+"""Agent drafts, publishing and rollback.
+
+Rollback publishes a *copy* of the earlier version as a new version (number n+1, note
+"rollback to version k") rather than pointing back at the old row. Versions then only ever
+grow, the audit trail and every thread item name the version that was actually serving, and
+"what served when" is read from the version list alone. The draft is left as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Max
+from django.utils.text import slugify
+from pydantic import ValidationError
+
+from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound, UnknownToolError
+from hosted_agents.models import (
+    Agent,
+    AgentVersion,
+    ClientTool,
+    HttpTool,
+    ModelSettingsSchema,
+    model_takes_reasoning_effort,
+)
+from hosted_agents.tools.registry import all_code_tools, get_code_tool
+from tenants.models import ProviderCredential, Tenant
+from tenants.services.audit import audit_event_record
+
+DRAFT_FIELDS = frozenset(
+    {
+        "name",
+        "instructions",
+        "model",
+        "model_settings",
+        "provider_credential_id",
+        "code_tools",
+        "http_tools",
+        "client_tools",
+        "greeting",
+        "starter_prompts",
+    }
+)
+_TOOL_CHOICES = frozenset({"auto", "required", "none"})
+MAX_STARTER_PROMPTS = 8
+
+
+def _summary(agent: Agent) -> dict[str, Any]:
+    return {
+        "slug": agent.slug,
+        "name": agent.name,
+        "model": agent.model,
+        "model_settings": agent.model_settings,
+        "provider_credential_id": agent.provider_credential_id,
+        "code_tools": agent.code_tools,
+        "http_tools": agent.http_tools,
+        "client_tools": agent.client_tools,
+    }
+
+
+def _apply(agent: Agent, changes: dict[str, Any]) -> list[str]:
+    unknown = set(changes) - DRAFT_FIELDS
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
+    for field, value in changes.items():
+        setattr(agent, field, value.strip() if isinstance(value, str) else value)
+    return ["provider_credential" if f == "provider_credential_id" else f for f in changes]
+
+
+def agent_check(agent: Agent) -> None:
+    """Raise `InvalidInput` unless the draft is valid; normalises `model_settings`."""
+    if not agent.slug or slugify(agent.slug) != agent.slug:
+        raise InvalidInput("slug", "use lowercase letters, digits and hyphens")
+    if not agent.name:
+        raise InvalidInput("name", "must not be empty")
+    if not agent.model or len(agent.model) > 200:
+        raise InvalidInput("model", "must be a model name of at most 200 characters")
+    _check_model_settings(agent)
+    if agent.provider_credential_id is not None and not (
+        ProviderCredential.objects.for_tenant(agent.tenant_id)
+        .filter(pk=agent.provider_credential_id)
+        .exists()
+    ):
+        raise InvalidInput("provider_credential_id", "no such provider credential")
+    names = [tool["name"] for tool in resolve_tools(agent)]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InvalidInput("tools", f"two selected tools are named {duplicates[0]!r}")
+    choice = agent.model_settings.get("tool_choice")
+    if choice is not None and choice not in _TOOL_CHOICES and choice not in names:
+        raise InvalidInput("model_settings", "tool_choice must be auto, required, none or a tool")
+    if len(agent.greeting) > 500:
+        raise InvalidInput("greeting", "must be at most 500 characters")
+    prompts = agent.starter_prompts
+    if not isinstance(prompts, list) or len(prompts) > MAX_STARTER_PROMPTS:
+        raise InvalidInput("starter_prompts", f"must be a list of at most {MAX_STARTER_PROMPTS}")
+    if not all(isinstance(p, str) and 0 < len(p.strip()) <= 200 for p in prompts):
+        raise InvalidInput("starter_prompts", "each must be a text of 1 to 200 characters")
+
+
+def _check_model_settings(agent: Agent) -> None:
+    if not isinstance(agent.model_settings, dict):
+        raise InvalidInput("model_settings", "must be an object")
+    try:
+        settings = ModelSettingsSchema.model_validate(agent.model_settings)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput("model_settings", f"{where}: {first['msg']}") from None
+    if settings.reasoning_effort is not None and not model_takes_reasoning_effort(agent.model):
+        raise InvalidInput("model_settings", f"{agent.model} does not take a reasoning effort")
+    agent.model_settings = settings.model_dump(exclude_none=True)
+
+
+def _ids(value: Any, field: str) -> list[int]:
+    if not isinstance(value, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in value
+    ):
+        raise InvalidInput(field, "must be a list of tool ids")
+    return list(dict.fromkeys(value))
+
+
+def resolve_tools(agent: Agent) -> list[dict[str, Any]]:
+    """Return the agent's selected tools, each resolved to its current definition.
+
+    This is what a published version freezes. HTTP tools carry their header names only;
+    the values stay encrypted in the tool's row until a call needs them.
+    """
+    tools: list[dict[str, Any]] = []
+    if not isinstance(agent.code_tools, list) or not all(
+        isinstance(n, str) for n in agent.code_tools
+    ):
+        raise InvalidInput("code_tools", "must be a list of tool names")
+    for name in dict.fromkeys(agent.code_tools):
+        try:
+            code = get_code_tool(name)
+        except UnknownToolError:
+            raise InvalidInput("code_tools", f"no code tool is named {name!r}") from None
+        tools.append(
+            {
+                "kind": "code",
+                "name": code.name,
+                "description": code.description,
+                "params_schema": code.params_schema,
+                "long_running": code.long_running,
+                "time_limit_seconds": code.time_limit_seconds,
+            }
+        )
+    tools += [_http_entry(tool) for tool in _rows(HttpTool, agent, "http_tools")]
+    tools += [_client_entry(tool) for tool in _rows(ClientTool, agent, "client_tools")]
+    return tools
+
+
+def _rows(model: type[HttpTool] | type[ClientTool], agent: Agent, field: str) -> list[Any]:
+    ids = _ids(getattr(agent, field), field)
+    found = {row.pk: row for row in model.objects.for_tenant(agent.tenant_id).filter(pk__in=ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput(field, f"no such tool: {missing[0]}")
+    return [found[i] for i in ids]
+
+
+def _http_entry(tool: HttpTool) -> dict[str, Any]:
+    return {
+        "kind": "http",
+        "id": tool.pk,
+        "name": tool.name,
+        "description": tool.description,
+        "method": tool.method,
+        "url_template": tool.url_template,
+        "args_schema": tool.args_schema,
+        "time_limit_seconds": tool.time_limit_seconds,
+        "max_response_bytes": tool.max_response_bytes,
+        "header_names": sorted(tool.header_hints),
+    }
+
+
+def _client_entry(tool: ClientTool) -> dict[str, Any]:
+    return {
+        "kind": "client",
+        "id": tool.pk,
+        "name": tool.name,
+        "description": tool.description,
+        "args_schema": tool.args_schema,
+    }
+
+
+def code_tool_choices() -> list[tuple[str, str]]:
+    """Return (name, description) of every registered code tool, for forms."""
+    return [(tool.name, tool.description) for tool in all_code_tools()]
+
+
+def _locked_agent(tenant: Tenant, agent_id: int) -> Agent:
+    agent = Agent.objects.for_tenant(tenant).select_for_update().filter(pk=agent_id).first()
+    if agent is None:
+        raise ObjectNotFound("agent", agent_id)
+    return agent
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    tenant: Tenant,
+    slug: str,
+    name: str,
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
+    **draft: Any,
+) -> Agent:
+    """Create an agent's draft (unpublished: its endpoint answers only once published)."""
+    agent = Agent(tenant=tenant, slug=slug.strip())
+    _apply(agent, {"name": name, **draft})
+    agent_check(agent)
+    if Agent.objects.for_tenant(tenant).filter(slug=agent.slug).exists():
+        raise AlreadyExists("agent", agent.slug)
+    agent.save()
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.create", target=agent,
+        after=_summary(agent), ip=ip,
+    )  # fmt: skip
+    return agent
+
+
+@transaction.atomic
+def agent_update(
+    *,
+    tenant: Tenant,
+    agent_id: int,
+    changes: dict[str, Any],
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
+) -> Agent:
+    """Change the draft; what the endpoint serves changes only with the next publish."""
+    agent = _locked_agent(tenant, agent_id)
+    before = _summary(agent)
+    fields = _apply(agent, changes)
+    agent_check(agent)
+    agent.save(update_fields=[*fields, "updated_at"])
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.update", target=agent,
+        before=before, after=_summary(agent), ip=ip,
+    )  # fmt: skip
+    return agent
+
+
+@transaction.atomic
+def agent_delete(
+    *, tenant: Tenant, agent_id: int, actor: AbstractBaseUser | None = None, ip: str | None = None
+) -> None:
+    agent = _locked_agent(tenant, agent_id)
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.delete", target=agent,
+        before=_summary(agent), ip=ip,
+    )  # fmt: skip
+    agent.delete()
+
+
+def _config(agent: Agent) -> dict[str, Any]:
+    return {
+        "name": agent.name,
+        "instructions": agent.instructions,
+        "model": agent.model,
+        "model_settings": agent.model_settings,
+        "provider_credential_id": agent.provider_credential_id,
+        "tools": resolve_tools(agent),
+        "greeting": agent.greeting,
+        "starter_prompts": agent.starter_prompts,
+    }
+
+
+def _add_version(
+    agent: Agent, config: dict[str, Any], actor: AbstractBaseUser | None, note: str
+) -> AgentVersion:
+    versions = AgentVersion.objects.for_tenant(agent.tenant_id).filter(agent_id=agent.pk)
+    latest = versions.aggregate(latest=Max("number"))["latest"] or 0
+    version = AgentVersion(
+        tenant_id=agent.tenant_id,
+        agent=agent,
+        number=latest + 1,
+        config=config,
+        note=note,
+        created_by=actor if actor is not None and actor.pk is not None else None,
+    )
+    version.save()
+    agent.published_version = version
+    agent.save(update_fields=["published_version", "updated_at"])
+    return version
+
+
+@transaction.atomic
+def agent_publish(
+    *,
+    tenant: Tenant,
+    agent_id: int,
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
+    note: str = "",
+) -> AgentVersion:
+    """Freeze the draft into the next version and make the endpoint serve it."""
+    # The row lock serialises concurrent publishes of one agent, so numbers never collide.
+    agent = _locked_agent(tenant, agent_id)
+    agent_check(agent)
+    previous = agent.published_version_id
+    version = _add_version(agent, _config(agent), actor, note)
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.publish", target=agent,
+        before={"published_version_id": previous},
+        after={"version": version.number, "model": agent.model}, ip=ip,
+    )  # fmt: skip
+    return version
+
+
+@transaction.atomic
+def agent_rollback(
+    *,
+    tenant: Tenant,
+    agent_id: int,
+    number: int,
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
+) -> AgentVersion:
+    """Publish a copy of version `number` as the newest version (see the module docstring)."""
+    agent = _locked_agent(tenant, agent_id)
+    source = (
+        AgentVersion.objects.for_tenant(tenant).filter(agent_id=agent.pk, number=number).first()
+    )
+    if source is None:
+        raise ObjectNotFound("agent version", f"{agent.slug} v{number}")
+    previous = agent.published_version_id
+    version = _add_version(agent, source.config, actor, f"rollback to version {number}")
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.rollback", target=agent,
+        before={"published_version_id": previous},
+        after={"version": version.number, "copied_from": number}, ip=ip,
+    )  # fmt: skip
+    return version

@@ -1,0 +1,308 @@
+"""HTTP and client tools defined by a tenant admin.
+
+Deleting a tool also removes it from every agent's draft; published versions keep their
+frozen copy (an HTTP tool whose row is gone answers the model with an error at call time,
+because its header secrets went with the row).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+
+from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
+from hosted_agents.models import Agent, ClientTool, HttpTool
+from hosted_agents.models.tools import (
+    MAX_HTTP_RESPONSE_BYTES,
+    MAX_HTTP_TIME_LIMIT_SECONDS,
+    TOOL_NAME_PATTERN,
+)
+from hosted_agents.tools.http import template_fields
+from tenants.encryption import encrypt, mask_secret
+from tenants.models import Tenant
+from tenants.services.audit import audit_event_record
+
+MAX_HEADERS = 20
+# Framing and routing headers are the fetch's to set (it refuses them too).
+_PLATFORM_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "upgrade", "te"}
+)
+_HTTP_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "method",
+        "url_template",
+        "headers",
+        "args_schema",
+        "time_limit_seconds",
+        "max_response_bytes",
+    }
+)
+_CLIENT_FIELDS = frozenset({"name", "description", "args_schema"})
+
+
+# --------------------------------------------------------------------------- shared checks
+
+
+def args_schema_normalized(schema: Any) -> dict[str, Any]:
+    """Return a valid JSON schema for a tool's arguments (an object), or raise InvalidInput."""
+    if schema in (None, {}):
+        return {"type": "object", "properties": {}}
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        raise InvalidInput("args_schema", 'must be a JSON schema with "type": "object"')
+    if not isinstance(schema.get("properties", {}), dict):
+        raise InvalidInput("args_schema", '"properties" must be an object')
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as error:
+        raise InvalidInput("args_schema", error.message) from None
+    return {"properties": {}, **schema}
+
+
+def _check_common(tool: HttpTool | ClientTool) -> None:
+    if not TOOL_NAME_PATTERN.match(tool.name):
+        raise InvalidInput("name", "use 1 to 64 letters, digits, '_' or '-'")
+    if not tool.description.strip():
+        raise InvalidInput("description", "must not be empty: the model reads it")
+    tool.args_schema = args_schema_normalized(tool.args_schema)
+
+
+def _name_taken(tool: HttpTool | ClientTool) -> bool:
+    rows = type(tool).objects.for_tenant(tool.tenant_id).filter(name=tool.name)
+    return rows.exclude(pk=tool.pk).exists()
+
+
+def _drop_from_drafts(tenant: Tenant, field: str, tool_id: int) -> None:
+    # Few agents per tenant, and JSON containment differs between SQLite and PostgreSQL.
+    for agent in Agent.objects.for_tenant(tenant).select_for_update():
+        ids = getattr(agent, field)
+        if tool_id in ids:
+            setattr(agent, field, [i for i in ids if i != tool_id])
+            agent.save(update_fields=[field, "updated_at"])
+
+
+# --------------------------------------------------------------------------- HTTP tools
+
+
+def _http_summary(tool: HttpTool) -> dict[str, Any]:
+    # Header names and masked hints only: never a value, not even encrypted.
+    return {
+        "name": tool.name,
+        "method": tool.method,
+        "url_template": tool.url_template,
+        "header_hints": tool.header_hints,
+        "time_limit_seconds": tool.time_limit_seconds,
+        "max_response_bytes": tool.max_response_bytes,
+    }
+
+
+def http_tool_check(tool: HttpTool) -> None:
+    """Raise `InvalidInput` unless the tool's definition is valid."""
+    _check_common(tool)
+    tool.method = tool.method.upper()
+    if tool.method not in HttpTool.Method.values:
+        raise InvalidInput("method", f"must be one of {', '.join(HttpTool.Method.values)}")
+    try:
+        fields = template_fields(tool.url_template)
+        example = tool.url_template.format_map({name: "x" for name in fields})
+    except (ValueError, KeyError, IndexError) as error:
+        raise InvalidInput("url_template", f"not a valid template: {error}") from None
+    parts = urlsplit(example)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("url_template", "must be an http(s) URL with a host")
+    unknown = [name for name in fields if name not in tool.args_schema["properties"]]
+    if unknown:
+        raise InvalidInput("url_template", f"{{{unknown[0]}}} is not an argument in args_schema")
+    if not 0.5 <= float(tool.time_limit_seconds) <= MAX_HTTP_TIME_LIMIT_SECONDS:
+        raise InvalidInput("time_limit_seconds", f"must be 0.5 to {MAX_HTTP_TIME_LIMIT_SECONDS:g}")
+    if not 256 <= int(tool.max_response_bytes) <= MAX_HTTP_RESPONSE_BYTES:
+        raise InvalidInput("max_response_bytes", f"must be 256 to {MAX_HTTP_RESPONSE_BYTES}")
+
+
+def http_tool_set_headers(tool: HttpTool, headers: dict[str, str]) -> None:
+    """Encrypt `headers` into the (unsaved) tool, replacing the old ones; keep their hints."""
+    if not isinstance(headers, dict) or len(headers) > MAX_HEADERS:
+        raise InvalidInput("headers", f"must be an object of at most {MAX_HEADERS} headers")
+    for name, value in headers.items():
+        if not isinstance(value, str) or not name or not name.replace("-", "").isalnum():
+            raise InvalidInput("headers", f"{name!r} is not a header name with a text value")
+        if name.lower() in _PLATFORM_HEADERS:
+            raise InvalidInput("headers", f"{name} is set by the platform")
+    tool.headers_encrypted = encrypt(json.dumps(headers)) if headers else ""
+    tool.header_hints = {name: mask_secret(value) for name, value in headers.items()}
+
+
+@transaction.atomic
+def http_tool_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    description: str,
+    url_template: str,
+    method: str = HttpTool.Method.GET,
+    headers: dict[str, str] | None = None,
+    args_schema: dict[str, Any] | None = None,
+    time_limit_seconds: float = 10.0,
+    max_response_bytes: int = 64 * 1024,
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
+) -> HttpTool:
+    """Define an HTTP tool; header values are encrypted and only their hints shown again."""
+    tool = HttpTool(
+        tenant=tenant,
+        name=name.strip(),
+        description=description.strip(),
+        method=method,
+        url_template=url_template.strip(),
+        args_schema=args_schema,
+        time_limit_seconds=time_limit_seconds,
+        max_response_bytes=max_response_bytes,
+    )
+    http_tool_check(tool)
+    http_tool_set_headers(tool, headers or {})
+    if _name_taken(tool):
+        raise AlreadyExists("HTTP tool", tool.name)
+    tool.save()
+    audit_event_record(
+        tenant=tenant, actor=actor, action="http_tool.create", target=tool,
+        after=_http_summary(tool), ip=ip,
+    )  # fmt: skip
+    return tool
+
+
+@transaction.atomic
+def http_tool_update(
+    *,
+    tenant: Tenant,
+    tool_id: int,
+    changes: dict[str, Any],
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
+) -> HttpTool:
+    """Change an HTTP tool; `headers` (if given and not None) replaces all header values."""
+    tool = HttpTool.objects.for_tenant(tenant).select_for_update().filter(pk=tool_id).first()
+    if tool is None:
+        raise ObjectNotFound("HTTP tool", tool_id)
+    unknown = set(changes) - _HTTP_FIELDS
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
+    before = _http_summary(tool)
+    fields = ["updated_at"]
+    for field, value in changes.items():
+        if field != "headers":
+            setattr(tool, field, value.strip() if isinstance(value, str) else value)
+            fields.append(field)
+    http_tool_check(tool)
+    if changes.get("headers") is not None:
+        http_tool_set_headers(tool, changes["headers"])
+        fields += ["headers_encrypted", "header_hints"]
+    if _name_taken(tool):
+        raise AlreadyExists("HTTP tool", tool.name)
+    tool.save(update_fields=fields)
+    audit_event_record(
+        tenant=tenant, actor=actor, action="http_tool.update", target=tool,
+        before=before, after=_http_summary(tool), ip=ip,
+    )  # fmt: skip
+    return tool
+
+
+@transaction.atomic
+def http_tool_delete(
+    *, tenant: Tenant, tool_id: int, actor: AbstractBaseUser | None = None, ip: str | None = None
+) -> None:
+    tool = HttpTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
+    if tool is None:
+        raise ObjectNotFound("HTTP tool", tool_id)
+    _drop_from_drafts(tenant, "http_tools", tool.pk)
+    audit_event_record(
+        tenant=tenant, actor=actor, action="http_tool.delete", target=tool,
+        before=_http_summary(tool), ip=ip,
+    )  # fmt: skip
+    tool.delete()
+
+
+# --------------------------------------------------------------------------- client tools
+
+
+def client_tool_check(tool: ClientTool) -> None:
+    """Raise `InvalidInput` unless name, description and schema are valid (normalises it)."""
+    _check_common(tool)
+
+
+def _client_summary(tool: ClientTool) -> dict[str, Any]:
+    return {"name": tool.name, "description": tool.description, "args_schema": tool.args_schema}
+
+
+@transaction.atomic
+def client_tool_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    description: str,
+    args_schema: dict[str, Any] | None = None,
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
+) -> ClientTool:
+    """Define a tool that the ChatKit client runs (a `client_tool_call` item)."""
+    tool = ClientTool(
+        tenant=tenant, name=name.strip(), description=description.strip(), args_schema=args_schema
+    )
+    client_tool_check(tool)
+    if _name_taken(tool):
+        raise AlreadyExists("client tool", tool.name)
+    tool.save()
+    audit_event_record(
+        tenant=tenant, actor=actor, action="client_tool.create", target=tool,
+        after=_client_summary(tool), ip=ip,
+    )  # fmt: skip
+    return tool
+
+
+@transaction.atomic
+def client_tool_update(
+    *,
+    tenant: Tenant,
+    tool_id: int,
+    changes: dict[str, Any],
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
+) -> ClientTool:
+    tool = ClientTool.objects.for_tenant(tenant).select_for_update().filter(pk=tool_id).first()
+    if tool is None:
+        raise ObjectNotFound("client tool", tool_id)
+    unknown = set(changes) - _CLIENT_FIELDS
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
+    before = _client_summary(tool)
+    for field, value in changes.items():
+        setattr(tool, field, value.strip() if isinstance(value, str) else value)
+    client_tool_check(tool)
+    if _name_taken(tool):
+        raise AlreadyExists("client tool", tool.name)
+    tool.save(update_fields=[*changes, "updated_at"])
+    audit_event_record(
+        tenant=tenant, actor=actor, action="client_tool.update", target=tool,
+        before=before, after=_client_summary(tool), ip=ip,
+    )  # fmt: skip
+    return tool
+
+
+@transaction.atomic
+def client_tool_delete(
+    *, tenant: Tenant, tool_id: int, actor: AbstractBaseUser | None = None, ip: str | None = None
+) -> None:
+    tool = ClientTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
+    if tool is None:
+        raise ObjectNotFound("client tool", tool_id)
+    _drop_from_drafts(tenant, "client_tools", tool.pk)
+    audit_event_record(
+        tenant=tenant, actor=actor, action="client_tool.delete", target=tool,
+        before=_client_summary(tool), ip=ip,
+    )  # fmt: skip
+    tool.delete()

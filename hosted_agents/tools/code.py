@@ -1,0 +1,146 @@
+"""Code tools as openai-agents `FunctionTool`s; long-running ones go through long_tools."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from agents import FunctionTool
+from agents.tool_context import ToolContext
+from pydantic import ValidationError
+
+from chatkit_core.agents import AgentContext
+from chatkit_core.types import ProgressUpdateEvent
+from hosted_agents.tools.registry import CodeTool
+
+__all__ = ["LongToolRunner", "code_function_tool", "tool_output"]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, float | None], Awaitable[None]]
+
+
+class LongToolRunner(Protocol):
+    """The signature of `hosted_agents.long_tools.long_tool_run` (the seam tests fake)."""
+
+    async def __call__(
+        self,
+        *,
+        tenant_id: int,
+        thread_id: str,
+        call_id: str,
+        tool_name: str,
+        arguments: dict[str, Any],
+        time_limit_seconds: float,
+        on_progress: ProgressCallback,
+    ) -> Any: ...
+
+
+def tool_output(result: Any) -> str:
+    """Return a tool result as the text the model reads: strings as they are, else JSON."""
+    if isinstance(result, str):
+        return result
+    return json.dumps(result, default=str, ensure_ascii=False)
+
+
+def parse_arguments(raw: str) -> dict[str, Any]:
+    """Return the model's JSON arguments as a dict, or raise ValueError."""
+    arguments = json.loads(raw) if raw and raw.strip() else {}
+    if not isinstance(arguments, dict):
+        raise ValueError("the arguments must be a JSON object")
+    return arguments
+
+
+def code_function_tool(
+    tool: CodeTool, *, tenant_id: int, long_tool_runner: LongToolRunner | None = None
+) -> FunctionTool:
+    """Return a FunctionTool that runs `tool`; failures become messages for the model."""
+
+    async def invoke(ctx: ToolContext[AgentContext[Any]], raw: str) -> str:
+        try:
+            arguments = parse_arguments(raw)
+            args, kwargs = tool.call_args(arguments)
+        except (ValueError, ValidationError) as error:
+            return f"Invalid arguments for {tool.name}: {error}"
+        if tool.long_running:
+            return await _run_long(ctx, tool, arguments, tenant_id, long_tool_runner)
+        return await _run_here(ctx, tool, args, kwargs)
+
+    return FunctionTool(
+        name=tool.name,
+        description=tool.description,
+        params_json_schema=tool.params_schema,
+        on_invoke_tool=invoke,
+        strict_json_schema=tool.schema.strict_json_schema,
+    )
+
+
+async def _run_here(
+    ctx: ToolContext[AgentContext[Any]], tool: CodeTool, args: list[Any], kwargs: dict[str, Any]
+) -> str:
+    if tool.takes_context:
+        args = [ctx, *args]
+    try:
+        async with asyncio.timeout(tool.time_limit_seconds):
+            if inspect.iscoroutinefunction(tool.func):
+                result = await tool.func(*args, **kwargs)
+            else:
+                # A thread cannot be stopped: past the limit it runs on, but unheard.
+                result = await asyncio.to_thread(tool.func, *args, **kwargs)
+    except TimeoutError:
+        return f"The tool {tool.name} did not finish within {tool.time_limit_seconds:g} seconds."
+    except Exception:
+        logger.exception("Code tool %s failed", tool.name)
+        return f"The tool {tool.name} failed with an internal error."
+    return tool_output(result)
+
+
+async def _run_long(
+    ctx: ToolContext[AgentContext[Any]],
+    tool: CodeTool,
+    arguments: dict[str, Any],
+    tenant_id: int,
+    runner: LongToolRunner | None,
+) -> str:
+    agent_context = ctx.context
+
+    async def on_progress(text: str, fraction: float | None) -> None:
+        label = text if fraction is None else f"{text} ({round(fraction * 100)}%)"
+        await agent_context.stream(ProgressUpdateEvent(text=label))
+
+    try:
+        run = runner or _default_runner()
+        result = await run(
+            tenant_id=tenant_id,
+            thread_id=agent_context.thread.id,
+            call_id=ctx.tool_call_id,
+            tool_name=tool.name,
+            arguments=arguments,
+            time_limit_seconds=tool.time_limit_seconds,
+            on_progress=on_progress,
+        )
+    except Exception as error:
+        if isinstance(error, _long_tool_errors()):
+            return f"The tool {tool.name} failed: {error}"
+        logger.exception("Long-running tool %s failed", tool.name)
+        return f"The tool {tool.name} failed with an internal error."
+    return tool_output(result)
+
+
+def _default_runner() -> LongToolRunner:
+    from hosted_agents.long_tools import long_tool_run
+
+    runner: LongToolRunner = long_tool_run
+    return runner
+
+
+def _long_tool_errors() -> tuple[type[Exception], ...]:
+    try:
+        from hosted_agents.long_tools import LongToolError
+    except ImportError:
+        return ()
+    return (LongToolError,)

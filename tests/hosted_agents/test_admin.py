@@ -1,0 +1,195 @@
+"""Operators edit agents and tools in the admin through the audited services; versions are
+read-only; HTTP tool header values are write-only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from hosted_agents.models import Agent, AgentVersion, ClientTool, HttpTool, UsageDaily
+from hosted_agents.selectors import http_tool_headers
+from hosted_agents.services import agent_create, agent_publish, http_tool_create
+from tenants.models import AuditEvent, Tenant
+from tenants.services import provider_credential_create
+
+SECRET = "Bearer admin-form-secret-0123456789"
+
+
+@pytest.fixture
+def operator(db: None) -> Client:
+    user = get_user_model()._default_manager.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def agent_form(tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    data = {
+        "tenant": tenant.pk,
+        "slug": "helpdesk",
+        "name": "Helpdesk",
+        "instructions": "Help.",
+        "model": "gpt-4.1-mini",
+        "model_settings": json.dumps({"temperature": 0.3}),
+        "provider_credential": "",
+        "greeting": "Hi!",
+        "starter_prompts": json.dumps(["What can you do?"]),
+    }
+    return data | fields
+
+
+@pytest.mark.parametrize("model", [Agent, AgentVersion, HttpTool, ClientTool, UsageDaily])
+def test_every_model_lists_all_tenants_rows_for_operators(
+    model: Any, operator: Client, acme: Tenant, globex: Tenant
+) -> None:
+    agent_publish(tenant=acme, agent_id=agent_create(tenant=acme, slug="a1", name="A1").pk)
+    agent_publish(tenant=globex, agent_id=agent_create(tenant=globex, slug="g1", name="G1").pk)
+
+    response = operator.get(reverse(f"admin:hosted_agents_{model._meta.model_name}_changelist"))
+
+    assert response.status_code == 200
+    if model in (Agent, AgentVersion):
+        assert b"a1" in response.content and b"g1" in response.content
+
+
+def test_an_agent_added_in_the_admin_is_created_through_the_audited_service(
+    operator: Client, acme: Tenant
+) -> None:
+    response = operator.post(
+        reverse("admin:hosted_agents_agent_add"),
+        agent_form(acme, code_tools=["calculator", "show_table"]),
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    agent = Agent.objects.for_tenant(acme).get(slug="helpdesk")
+    assert agent.code_tools == ["calculator", "show_table"]
+    assert agent.model_settings == {"temperature": 0.3}
+    assert AuditEvent.objects.for_tenant(acme).filter(action="agent.create").count() == 1
+
+
+def test_the_agent_form_refuses_another_tenants_credential(
+    operator: Client, acme: Tenant, globex: Tenant
+) -> None:
+    credential = provider_credential_create(
+        tenant=globex, name="globex key", kind="openai", secret="sk-globex-0123456789abcdef"
+    )
+
+    response = operator.post(
+        reverse("admin:hosted_agents_agent_add"),
+        agent_form(acme, provider_credential=credential.pk),
+    )
+
+    assert response.status_code == 200
+    assert "no such provider credential" in response.content.decode()
+    assert not Agent.objects.for_tenant(acme).exists()
+
+
+def test_the_agent_form_refuses_a_reasoning_effort_for_a_model_without_one(
+    operator: Client, acme: Tenant
+) -> None:
+    response = operator.post(
+        reverse("admin:hosted_agents_agent_add"),
+        agent_form(acme, model_settings=json.dumps({"reasoning_effort": "high"})),
+    )
+
+    assert response.status_code == 200
+    assert "does not take a reasoning effort" in response.content.decode()
+
+
+def test_publishing_and_rolling_back_are_admin_actions(operator: Client, acme: Tenant) -> None:
+    agent = agent_create(tenant=acme, slug="helpdesk", name="Helpdesk", instructions="v1")
+    operator.post(
+        reverse("admin:hosted_agents_agent_changelist"),
+        {"action": "publish", "_selected_action": [agent.pk]},
+    )
+    Agent.objects.for_tenant(acme).filter(pk=agent.pk).update(instructions="v2")
+    agent_publish(tenant=acme, agent_id=agent.pk)
+    first = AgentVersion.objects.for_tenant(acme).get(agent=agent, number=1)
+
+    operator.post(
+        reverse("admin:hosted_agents_agentversion_changelist"),
+        {"action": "rollback", "_selected_action": [first.pk]},
+    )
+
+    agent.refresh_from_db()
+    assert agent.published_version is not None
+    assert (agent.published_version.number, agent.published_version.config["instructions"]) == (
+        3,
+        "v1",
+    )
+
+
+def test_versions_cannot_be_changed_in_the_admin(operator: Client, acme: Tenant) -> None:
+    agent = agent_create(tenant=acme, slug="helpdesk", name="Helpdesk")
+    version = agent_publish(tenant=acme, agent_id=agent.pk)
+    url = reverse("admin:hosted_agents_agentversion_change", args=[version.pk])
+
+    assert operator.get(url).status_code == 200  # view only
+    operator.post(url, {"note": "edited"})
+    version.refresh_from_db()
+    assert version.note == ""
+    assert operator.get(reverse("admin:hosted_agents_agentversion_add")).status_code == 403
+
+
+def test_http_tool_headers_are_stored_encrypted_and_never_rendered(
+    operator: Client, acme: Tenant
+) -> None:
+    response = operator.post(
+        reverse("admin:hosted_agents_httptool_add"),
+        {
+            "tenant": acme.pk,
+            "name": "weather",
+            "description": "Weather for a city.",
+            "method": "GET",
+            "url_template": "https://api.example.com/weather/{city}",
+            "args_schema": json.dumps(
+                {"type": "object", "properties": {"city": {"type": "string"}}}
+            ),
+            "time_limit_seconds": "10",
+            "max_response_bytes": "65536",
+            "new_headers": f"Authorization: {SECRET}",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    tool = HttpTool.objects.for_tenant(acme).get(name="weather")
+    assert SECRET not in tool.headers_encrypted
+    assert http_tool_headers(tenant=acme, tool_id=tool.pk) == {"Authorization": SECRET}
+
+    page = operator.get(reverse("admin:hosted_agents_httptool_change", args=[tool.pk]))
+
+    content = page.content.decode()
+    assert SECRET not in content and tool.headers_encrypted not in content
+    assert "Authorization: Bea..." in content
+
+
+def test_an_empty_headers_field_keeps_the_stored_headers_and_clearing_removes_them(
+    operator: Client, acme: Tenant
+) -> None:
+    tool = http_tool_create(
+        tenant=acme,
+        name="weather",
+        description="Weather.",
+        url_template="https://api.example.com/weather",
+        headers={"Authorization": SECRET},
+    )
+    url = reverse("admin:hosted_agents_httptool_change", args=[tool.pk])
+    form = {
+        "name": "weather",
+        "description": "Weather, renamed.",
+        "method": "GET",
+        "url_template": "https://api.example.com/weather",
+        "args_schema": json.dumps({"type": "object", "properties": {}}),
+        "time_limit_seconds": "10",
+        "max_response_bytes": "65536",
+        "new_headers": "",
+    }
+
+    assert operator.post(url, form).status_code == 302
+    assert http_tool_headers(tenant=acme, tool_id=tool.pk) == {"Authorization": SECRET}
+    assert operator.post(url, form | {"clear_headers": "on"}).status_code == 302
+    assert http_tool_headers(tenant=acme, tool_id=tool.pk) == {}
