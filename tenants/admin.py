@@ -1,0 +1,268 @@
+"""The operators' admin. Every change goes through a service, so it is audited like any other.
+
+Operators work across tenants, so tenant-owned models are listed through `unscoped` (one of
+the documented unscoped places). Secrets are write-only: a provider key can be replaced,
+never shown; API keys are created by `manage.py create_api_key` (which prints the key once)
+and can be revoked here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tenants import services
+from tenants.models import (
+    ApiKey,
+    Attachment,
+    AuditEvent,
+    Feedback,
+    Membership,
+    ProviderCredential,
+    Tenant,
+    Thread,
+    ThreadItem,
+)
+from tenants.models.tenancy import normalize_origin
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _actor(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+class OperatorAdmin(admin.ModelAdmin):
+    """Base for tenant-owned models: every tenant's rows, through the unscoped manager."""
+
+    list_select_related = ["tenant"]
+    list_filter = ["tenant"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = self.model.unscoped.get_queryset()
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+
+class ReadOnlyAdmin(OperatorAdmin):
+    # Large tables: no COUNT(*) over every tenant's rows on each page view.
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TenantForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["name", "status", "allowed_origins", "monthly_token_quota", "requests_per_minute"]
+
+    def clean_allowed_origins(self) -> list[str]:
+        origins = self.cleaned_data["allowed_origins"] or []
+        if not isinstance(origins, list):
+            raise forms.ValidationError("Give a list of origins.")
+        try:
+            return sorted({normalize_origin(str(origin)) for origin in origins})
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    form = TenantForm
+    list_display = ("slug", "name", "status", "created_at")
+    list_filter = ["status"]
+    search_fields = ("slug", "name")
+    readonly_fields = ("slug", "created_at", "updated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # `manage.py create_tenant` creates a tenant together with its owner.
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # Suspend instead: the audit trail must outlive the tenant's activity.
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        stored = Tenant.objects.get(pk=obj.pk)
+        changed = {name: form.cleaned_data[name] for name in form.changed_data if name != "status"}
+        if changed:
+            services.tenant_update(
+                tenant=stored, changes=changed, actor=_actor(request), ip=_ip(request)
+            )
+        if "status" in form.changed_data:
+            services.tenant_set_status(
+                tenant=stored, status=obj.status, actor=_actor(request), ip=_ip(request)
+            )
+
+
+@admin.register(Membership)
+class MembershipAdmin(OperatorAdmin):
+    list_display = ("user", "tenant", "role", "created_at")
+    search_fields = ("user__username", "tenant__slug")
+    autocomplete_fields = ("user",)
+    actions = None
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("tenant", "user", "role", "created_at") if obj is not None else ("created_at",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        membership = services.membership_add(
+            tenant=obj.tenant, user=obj.user, role=obj.role, actor=_actor(request), ip=_ip(request)
+        )
+        obj.pk, obj._state.adding = membership.pk, False
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        services.membership_remove(
+            tenant=obj.tenant, user=obj.user, actor=_actor(request), ip=_ip(request)
+        )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdmin):
+    list_display = (
+        "name",
+        "tenant",
+        "display",
+        "scopes",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    search_fields = ("name", "lookup_id", "tenant__slug")
+    fields = (
+        "tenant", "name", "display", "scopes", "expires_at", "revoked_at",
+        "created_by", "created_at", "last_used_at", "last_used_ip",
+    )  # fmt: skip
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("tenants.change_apikey")
+
+    @admin.action(description="Revoke selected API keys", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset.select_related("tenant"):
+            services.api_key_revoke(
+                tenant=api_key.tenant, key_id=api_key.pk, actor=_actor(request), ip=_ip(request)
+            )
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+class ProviderCredentialForm(forms.ModelForm):
+    base_url = forms.URLField(required=False, assume_scheme="https")
+    new_secret = forms.CharField(
+        label="API key",
+        required=False,
+        strip=True,
+        # Write-only: the stored key is never put back into the page.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = ProviderCredential
+        fields = ["tenant", "name", "kind", "base_url", "api"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is None and not data.get("new_secret"):
+            self.add_error("new_secret", "An API key is required.")
+        kind = data.get("kind", self.instance.kind)
+        if kind == ProviderCredential.Kind.OPENAI and data.get("base_url"):
+            self.add_error("base_url", "OpenAI credentials use the official endpoint.")
+        return data
+
+
+@admin.register(ProviderCredential)
+class ProviderCredentialAdmin(OperatorAdmin):
+    form = ProviderCredentialForm
+    list_display = ("name", "tenant", "kind", "api", "secret_hint", "updated_at")
+    search_fields = ("name", "tenant__slug")
+    actions = None
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("tenant", "kind", "secret_hint") if obj is not None else ()
+
+    def save_model(
+        self, request: HttpRequest, obj: ProviderCredential, form: Any, change: bool
+    ) -> None:
+        secret = form.cleaned_data.get("new_secret", "")
+        if change:
+            services.provider_credential_update(
+                tenant=obj.tenant,
+                credential_id=obj.pk,
+                changes={
+                    "name": obj.name,
+                    "base_url": obj.base_url,
+                    "api": obj.api,
+                    "secret": secret,
+                },
+                actor=_actor(request),
+                ip=_ip(request),
+            )
+            return
+        created = services.provider_credential_create(
+            tenant=obj.tenant, name=obj.name, kind=obj.kind, base_url=obj.base_url, api=obj.api,
+            secret=secret, actor=_actor(request), ip=_ip(request),
+        )  # fmt: skip
+        obj.pk, obj.secret_hint, obj._state.adding = created.pk, created.secret_hint, False
+
+    def delete_model(self, request: HttpRequest, obj: ProviderCredential) -> None:
+        services.provider_credential_delete(
+            tenant=obj.tenant, credential_id=obj.pk, actor=_actor(request), ip=_ip(request)
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "tenant",
+        "actor_label",
+        "action",
+        "target_type",
+        "target_id",
+        "ip",
+    )
+    list_filter = ["tenant", "action"]
+    search_fields = ("action", "actor_label", "target_id")
+    date_hierarchy = None
+
+
+@admin.register(Thread)
+class ThreadAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "tenant", "agent_slug", "end_user_id", "title", "created_at")
+    search_fields = ("public_id", "end_user_id")
+
+
+@admin.register(ThreadItem)
+class ThreadItemAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "tenant", "thread", "type", "created_at")
+    list_select_related = ["tenant", "thread"]
+    search_fields = ("public_id",)
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "tenant", "name", "mime_type", "created_at")
+    search_fields = ("public_id", "name")
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadOnlyAdmin):
+    list_display = ("tenant", "thread", "kind", "end_user_id", "created_at")

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
+from tenants.models import Membership, Tenant
+from tenants.models.tenancy import normalize_origin
+from tenants.services.audit import audit_event_record
+
+_UPDATABLE = {"name", "allowed_origins", "monthly_token_quota", "requests_per_minute"}
+
+
+def _summary(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "status": tenant.status,
+        "allowed_origins": list(tenant.allowed_origins),
+        "monthly_token_quota": tenant.monthly_token_quota,
+        "requests_per_minute": tenant.requests_per_minute,
+    }
+
+
+def _origin(value: str) -> str:
+    try:
+        return normalize_origin(value)
+    except ValueError as error:
+        raise InvalidInput("allowed_origins", str(error)) from None
+
+
+def user_get_or_create(*, username: str, email: str = "") -> tuple[User, bool]:
+    """Return the user with this username, creating one without a usable password if needed."""
+    users = get_user_model()._default_manager
+    user = users.filter(username=username).first()
+    if user is not None:
+        return user, False
+    return users.create_user(username=username, email=email), True
+
+
+@transaction.atomic
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    owner: User,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> Tenant:
+    """Create a tenant with `owner` as its first owner."""
+    if not slug or slugify(slug) != slug:
+        raise InvalidInput("slug", "use lowercase letters, digits and hyphens")
+    if not name.strip():
+        raise InvalidInput("name", "must not be empty")
+    if Tenant.objects.filter(slug=slug).exists():
+        raise AlreadyExists("tenant", slug)
+    tenant = Tenant.objects.create(slug=slug, name=name.strip())
+    Membership(tenant=tenant, user=owner, role=Membership.Role.OWNER).save()
+    audit_event_record(
+        tenant=tenant,
+        actor=actor,
+        action="tenant.create",
+        target=tenant,
+        after={**_summary(tenant), "owner": owner.get_username()},
+        ip=ip,
+    )
+    return tenant
+
+
+@transaction.atomic
+def tenant_update(
+    *,
+    tenant: Tenant,
+    changes: dict[str, Any],
+    actor: User | None = None,
+    ip: str | None = None,
+) -> Tenant:
+    """Change a tenant's name, allowed origins or quotas (None quota: no limit)."""
+    unknown = set(changes) - _UPDATABLE
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "cannot be changed here")
+    if "name" in changes and not str(changes["name"]).strip():
+        raise InvalidInput("name", "must not be empty")
+    if "allowed_origins" in changes:
+        changes = {
+            **changes,
+            "allowed_origins": sorted({_origin(o) for o in changes["allowed_origins"]}),
+        }
+    for quota in ("monthly_token_quota", "requests_per_minute"):
+        value = changes.get(quota)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise InvalidInput(quota, "must be a whole number of at least 0, or empty")
+    before = _summary(tenant)
+    for field, value in changes.items():
+        setattr(tenant, field, value)
+    tenant.save(update_fields=[*changes, "updated_at"])
+    audit_event_record(
+        tenant=tenant,
+        actor=actor,
+        action="tenant.update",
+        target=tenant,
+        before=before,
+        after=_summary(tenant),
+        ip=ip,
+    )
+    return tenant
+
+
+@transaction.atomic
+def tenant_set_status(
+    *,
+    tenant: Tenant,
+    status: str,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> Tenant:
+    """Suspend or reactivate a tenant; a suspended tenant's keys stop working at once."""
+    if status not in Tenant.Status.values:
+        raise InvalidInput("status", f"must be one of {', '.join(Tenant.Status.values)}")
+    before = tenant.status
+    if before == status:
+        return tenant
+    tenant.status = status
+    tenant.save(update_fields=["status", "updated_at"])
+    audit_event_record(
+        tenant=tenant,
+        actor=actor,
+        action=f"tenant.{'suspend' if status == 'suspended' else 'activate'}",
+        target=tenant,
+        before={"status": before},
+        after={"status": status},
+        ip=ip,
+    )
+    return tenant
+
+
+@transaction.atomic
+def membership_add(
+    *,
+    tenant: Tenant,
+    user: User,
+    role: str,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> Membership:
+    if role not in Membership.Role.values:
+        raise InvalidInput("role", f"must be one of {', '.join(Membership.Role.values)}")
+    membership = Membership(tenant=tenant, user=user, role=role)
+    try:
+        with transaction.atomic():
+            membership.save()
+    except IntegrityError:
+        raise AlreadyExists("membership", user.get_username()) from None
+    audit_event_record(
+        tenant=tenant,
+        actor=actor,
+        action="membership.add",
+        target=membership,
+        after={"user": user.get_username(), "role": role},
+        ip=ip,
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(
+    *,
+    tenant: Tenant,
+    user: User,
+    actor: User | None = None,
+    ip: str | None = None,
+) -> None:
+    """Remove a user from a tenant; the last owner cannot be removed."""
+    memberships = Membership.objects.for_tenant(tenant).select_for_update()
+    membership = memberships.filter(user=user).first()
+    if membership is None:
+        raise ObjectNotFound("membership", user.get_username())
+    owners = memberships.filter(role=Membership.Role.OWNER).count()
+    if membership.role == Membership.Role.OWNER and owners == 1:
+        raise InvalidInput("user", "the last owner of a tenant cannot be removed")
+    audit_event_record(
+        tenant=tenant,
+        actor=actor,
+        action="membership.remove",
+        target=membership,
+        before={"user": user.get_username(), "role": membership.role},
+        ip=ip,
+    )
+    membership.delete()

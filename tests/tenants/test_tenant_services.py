@@ -1,0 +1,72 @@
+"""Creating and changing tenants and memberships."""
+
+from __future__ import annotations
+
+import pytest
+
+from tenants.exceptions import AlreadyExists, InvalidInput
+from tenants.models import AuditEvent, Membership, Tenant
+from tenants.services import membership_add, membership_remove, tenant_create, tenant_update
+
+
+def test_a_new_tenant_is_active_has_its_owner_and_an_audit_entry(acme: Tenant, acme_owner) -> None:
+    assert acme.is_active
+    owner = Membership.objects.for_tenant(acme).get(user=acme_owner)
+    assert owner.role == Membership.Role.OWNER and owner.can_manage
+    event = AuditEvent.objects.for_tenant(acme).get(action="tenant.create")
+    assert event.after["owner"] == "alice"
+
+
+@pytest.mark.parametrize("slug", ["", "Acme", "a b", "acme!"])
+def test_a_tenant_slug_must_be_a_lowercase_slug(slug: str, outsider) -> None:
+    with pytest.raises(InvalidInput):
+        tenant_create(slug=slug, name="X", owner=outsider)
+
+
+def test_a_taken_slug_is_refused(acme: Tenant, outsider) -> None:
+    with pytest.raises(AlreadyExists):
+        tenant_create(slug="acme", name="Other", owner=outsider)
+
+
+def test_a_user_may_belong_to_several_tenants_but_once_to_each(
+    acme: Tenant, globex: Tenant, acme_viewer
+) -> None:
+    membership_add(tenant=globex, user=acme_viewer, role="admin")
+    with pytest.raises(AlreadyExists):
+        membership_add(tenant=acme, user=acme_viewer, role="admin")
+    with pytest.raises(InvalidInput):
+        membership_add(tenant=globex, user=acme_viewer, role="superuser")
+
+
+def test_the_last_owner_cannot_be_removed_but_others_can(
+    acme: Tenant, acme_owner, acme_admin, acme_viewer
+) -> None:
+    with pytest.raises(InvalidInput, match="last owner"):
+        membership_remove(tenant=acme, user=acme_owner)
+    membership_remove(tenant=acme, user=acme_viewer)
+    roles = Membership.objects.for_tenant(acme).values_list("role", flat=True)
+    assert sorted(roles) == ["admin", "owner"]
+
+
+def test_allowed_origins_are_normalised_and_checked(acme: Tenant) -> None:
+    tenant_update(
+        tenant=acme,
+        changes={"allowed_origins": ["HTTPS://Shop.Acme.com/", "http://localhost:3000"]},
+    )
+    assert acme.allowed_origins == ["http://localhost:3000", "https://shop.acme.com"]
+    assert acme.origin_allowed("https://shop.acme.com")
+    assert not acme.origin_allowed("https://evil.example")
+    with pytest.raises(InvalidInput, match="origin"):
+        tenant_update(tenant=acme, changes={"allowed_origins": ["https://acme.com/path"]})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"slug": "new"}, {"status": "suspended"}, {"requests_per_minute": -1}, {"name": " "}],
+    ids=["slug", "status", "negative-quota", "blank-name"],
+)
+def test_tenant_update_refuses_what_it_may_not_change(changes: dict, acme: Tenant) -> None:
+    with pytest.raises(InvalidInput):
+        tenant_update(tenant=acme, changes=changes)
+    acme.refresh_from_db()
+    assert (acme.slug, acme.status, acme.requests_per_minute) == ("acme", "active", None)
