@@ -9,6 +9,7 @@ line that names it.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -72,6 +73,9 @@ try:
     DATABASE = parse_database_url(
         "DATABASE_URL", env_str("DATABASE_URL") or "sqlite:///var/db.sqlite3", BASE_DIR
     )
+    DATABASE = dataclasses.replace(
+        DATABASE, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+    )
     REDIS_URL = env_str("REDIS_URL")
     if REDIS_URL:
         check_redis_url("REDIS_URL", REDIS_URL)
@@ -87,6 +91,7 @@ try:
     CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = env_bool("CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS", False)
     OPENAI_API_KEY = env_str("OPENAI_API_KEY")
     OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+    OPENAI_AGENTS_TRACING = env_bool("OPENAI_AGENTS_TRACING", False)
     LONG_TOOL_TIMEOUT_SECONDS = env_int("LONG_TOOL_TIMEOUT_SECONDS", 600, minimum=1)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
     TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)

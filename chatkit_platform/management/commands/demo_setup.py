@@ -1,0 +1,134 @@
+"""Create (or reuse) the demo tenant that `make run` shows a newcomer.
+
+Idempotent: a second run finds the tenant, the admin user, the agent and the key
+it made the first time and prints them again. Development only: it refuses to run
+with PLATFORM_ENV=production, because it keeps the demo password and key in
+files under the data directory so that it can print them again.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from hosted_agents.demo_model import DEMO_MODEL_LABEL, DEMO_MODEL_NAME
+from hosted_agents.models import Agent
+from hosted_agents.services import agent_create, agent_publish
+from tenants.exceptions import ApiKeyRejected
+from tenants.models import ApiKey, Tenant
+from tenants.services.api_keys import api_key_authenticate, api_key_create
+from tenants.services.tenants import tenant_create
+
+TENANT_SLUG = "demo"
+AGENT_SLUG = "assistant"
+ADMIN_USERNAME = "demo-admin"
+DEMO_TOOLS = ["calculator", "current_time", "show_table", "switch_theme", "analyze_text"]
+INSTRUCTIONS = (
+    "You are the demo assistant of a self-hosted ChatKit platform. Answer briefly. "
+    "Use the calculator for arithmetic, current_time for the time, show_table to show "
+    "tabular data, switch_theme to change the page theme and analyze_text for long texts."
+)
+
+
+class Command(BaseCommand):
+    help = "Create or reuse the demo tenant, its admin user, a demo agent and an API key."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("demo_setup is for development; it refuses PLATFORM_ENV=production")
+        data_dir = Path(settings.DATA_DIR)
+        with transaction.atomic():
+            user, password = self._admin(data_dir)
+            tenant = self._tenant(user)
+            agent = self._agent(tenant, user)
+        raw_key = self._api_key(tenant, data_dir)
+        base = f"http://{options['host']}:{options['port']}"
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    "Demo ready.",
+                    f"  Admin (operators):  {base}/admin/",
+                    f"  Readiness:          {base}/readyz",
+                    f"  Sign in:            {ADMIN_USERNAME} / {password}",
+                    f"  Tenant:             {tenant.slug}",
+                    f"  Agent:              {agent.slug} on the {DEMO_MODEL_LABEL}",
+                    f"  Demo API key:       {raw_key}",
+                    f"  Try it:             .venv/bin/python manage.py chat {tenant.slug} "
+                    f'{agent.slug} "what is 6*7? use the calculator"',
+                    "",
+                ]
+            )
+        )
+
+    def _admin(self, data_dir: Path) -> tuple[Any, str]:
+        users = get_user_model()._default_manager
+        password_file = data_dir / "demo_admin_password"
+        user = users.filter(username=ADMIN_USERNAME).first()
+        if user is not None and password_file.exists():
+            return user, password_file.read_text().strip()
+        password = secrets.token_urlsafe(12)
+        if user is None:
+            user = users.create_user(username=ADMIN_USERNAME, email="admin@demo.invalid")
+        user.set_password(password)
+        user.is_staff = user.is_superuser = True
+        user.save()
+        _write_private(password_file, password)
+        return user, password
+
+    def _tenant(self, user: Any) -> Tenant:
+        tenant = Tenant.objects.filter(slug=TENANT_SLUG).first()
+        if tenant is None:
+            tenant = tenant_create(slug=TENANT_SLUG, name="Demo organisation", owner=user)
+        return tenant
+
+    def _agent(self, tenant: Tenant, user: Any) -> Agent:
+        agent = Agent.objects.for_tenant(tenant).filter(slug=AGENT_SLUG).first()
+        if agent is None:
+            agent = agent_create(
+                tenant=tenant,
+                slug=AGENT_SLUG,
+                name="Demo assistant",
+                actor=user,
+                instructions=INSTRUCTIONS,
+                model=DEMO_MODEL_NAME,
+                code_tools=DEMO_TOOLS,
+                greeting="Hi! I run on the offline demo model: no key needed.",
+                starter_prompts=["What is 12*7? Use the calculator", "show table", "switch theme"],
+            )
+        if agent.published_version_id is None:
+            agent_publish(tenant=tenant, agent_id=agent.pk, actor=user, note="demo setup")
+            agent.refresh_from_db()
+        return agent
+
+    def _api_key(self, tenant: Tenant, data_dir: Path) -> str:
+        key_file = data_dir / "demo_api_key"
+        if key_file.exists():
+            raw = key_file.read_text().strip()
+            try:
+                api_key_authenticate(raw_key=raw, required_scope=ApiKey.Scope.CHAT)
+                return raw
+            except ApiKeyRejected:
+                pass  # revoked or from an older database: issue a new one
+        issued = api_key_create(
+            tenant=tenant, name="demo key", scopes=[ApiKey.Scope.CHAT, ApiKey.Scope.MANAGEMENT_READ]
+        )
+        _write_private(key_file, issued.raw)
+        return issued.raw
+
+
+def _write_private(path: Path, value: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
