@@ -348,6 +348,8 @@ def _value_from_hint(
         return next((lowered[c.lower()] for c in candidates if c.lower() in lowered), None)
     if raw is None and kind in ("integer", "number"):
         raw = next(numbers, None)
+    if raw is None and kind == "string":
+        raw = _string_from_hint(name, hint)
     if raw is None:
         return None
     try:
@@ -360,6 +362,25 @@ def _value_from_hint(
     if kind == "boolean":
         return raw.lower() in ("true", "yes", "1", "on")
     return raw if kind == "string" else None
+
+
+_ARITHMETIC = re.compile(r"\(*\s*-?[\d.]+(?:\s*(?:\*\*|[-+*/%^])\s*\(*\s*-?[\d.]+\s*\)*)+")
+_QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'")
+_EXPRESSION_NAMES = {"expression", "formula", "equation"}
+_TEXT_NAMES = {"text", "query", "topic", "content", "message", "prompt", "question"}
+
+
+def _string_from_hint(name: str, hint: str) -> str | None:
+    """Return the part of the message a string argument obviously means, if any."""
+    if name in _EXPRESSION_NAMES:
+        found = _ARITHMETIC.search(hint)
+        return found.group(0).strip() if found else None
+    if name in _TEXT_NAMES:
+        quoted = _QUOTED.search(hint)
+        if quoted:
+            return quoted.group(1) or quoted.group(2)
+        return hint.strip() or None
+    return None
 
 
 def _plain_example(schema: Mapping[str, Any], kind: str, name: str) -> Any:

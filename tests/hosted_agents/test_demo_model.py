@@ -264,3 +264,17 @@ def test_example_arguments_fill_required_properties_by_type() -> None:
     assert from_hint["name"] == "Ada L"
     assert from_hint["mode"] == "slow"
     assert (from_hint["count"], from_hint["ratio"], from_hint["flag"]) == (7, 2.5, False)
+
+
+def test_string_arguments_take_the_expression_or_the_quoted_text_from_the_message() -> None:
+    expression = {"type": "object", "properties": {"expression": {"type": "string"}}}
+    expression["required"] = ["expression"]
+    text = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+
+    assert example_arguments(expression, hint="what is (6*7)+1? use the calculator") == {
+        "expression": "(6*7)+1"
+    }
+    assert example_arguments(text, hint='analyze "the quick brown fox"') == {
+        "text": "the quick brown fox"
+    }
+    assert example_arguments(text, hint="summarise this") == {"text": "summarise this"}
