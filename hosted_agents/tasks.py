@@ -1,0 +1,34 @@
+"""Celery tasks of the hosted_agents app: thin over the services in long_tools.py.
+
+Failure policy: `run_long_tool` never retries through Celery. A tool's own failure or time
+limit is recorded on its row; a worker that dies mid-task has its message redelivered
+(late acknowledgement, rejection on worker loss) or, if the broker lost it, the sweep sends
+it again. The claim makes every repeat harmless.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import asdict
+
+from celery import Task, shared_task
+
+from chatkit_platform.celery import LONG_TOOL_SWEEP_TASK, LONG_TOOL_TASK
+from hosted_agents.long_tools import tool_call_execute, tool_call_sweep
+
+
+@shared_task(
+    bind=True, name=LONG_TOOL_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def run_long_tool(self: Task, tenant_id: int, tool_call_id: int) -> None:
+    tool_call_execute(
+        tenant_id=tenant_id,
+        tool_call_id=tool_call_id,
+        hostname=self.request.hostname or socket.gethostname(),
+        task_id=self.request.id or "",
+    )
+
+
+@shared_task(name=LONG_TOOL_SWEEP_TASK, ignore_result=True)
+def sweep_long_tools() -> dict[str, int]:
+    return asdict(tool_call_sweep())

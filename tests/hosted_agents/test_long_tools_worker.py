@@ -1,0 +1,292 @@
+"""Long tool calls against a real Celery worker process, on whichever broker is configured
+(the embedded file broker, or Redis when REDIS_URL is set) and the test database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import suppress
+from datetime import timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import connections
+
+from hosted_agents.long_tools import LongToolError, long_tool_run, tool_call_send, tool_call_sweep
+from hosted_agents.models import ToolCall
+from tenants.models import Tenant
+from tests.support.celery_worker import CeleryWorker, WorkerBroker, isolated_broker, purge_queue
+from tests.support.long_test_tools import BROKEN, COUNT_STEPS, HOLD, STUCK, log_lines
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = ToolCall.Status
+TEST_TIMEOUT = 45.0
+Progress = list[tuple[str, float | None]]
+_queue_numbers = count(1)
+
+
+@pytest.fixture(autouse=True)
+async def close_orm_thread_connections() -> AsyncIterator[None]:
+    """Close the connection the ORM's worker thread keeps (CONN_MAX_AGE), so that the test
+    database can be dropped at the end of the session."""
+    yield
+    await database_sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerBroker]:
+    with isolated_broker(tmp_path_factory.mktemp("celery")) as isolated:
+        yield isolated
+
+
+@pytest.fixture(scope="module")
+def worker(
+    broker: WorkerBroker, tmp_path_factory: pytest.TempPathFactory, django_db_setup: None
+) -> Iterator[CeleryWorker]:
+    """One worker shared by the tests that do not kill it (starting one takes seconds)."""
+    shared = CeleryWorker.start(broker, tmp_path_factory.mktemp("worker"))
+    yield shared
+    shared.stop()
+
+
+@pytest.fixture
+def own_queue(broker: WorkerBroker, settings: Any) -> Iterator[str]:
+    """Send this test's calls to a queue the shared worker does not serve."""
+    queue = f"{broker.queue}_{next(_queue_numbers)}"
+    settings.CELERY_LONG_TOOL_QUEUE = queue
+    yield queue
+    purge_queue(queue)
+
+
+@pytest.fixture
+def start_worker(
+    broker: WorkerBroker, own_queue: str, tmp_path: Path, transactional_db: None
+) -> Iterator[Callable[[], CeleryWorker]]:
+    """Start workers on the test's own queue; all are stopped before the database is flushed."""
+    workers: list[CeleryWorker] = []
+
+    def start() -> CeleryWorker:
+        workers.append(CeleryWorker.start(broker, tmp_path, queue=own_queue))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "tool"
+    path.mkdir()
+    return path
+
+
+async def run_call(
+    tenant: Tenant,
+    call_id: str,
+    tool_name: str,
+    arguments: dict[str, Any],
+    *,
+    time_limit: float = 30.0,
+    pickup_timeout: float = 30.0,
+    progress: Progress | None = None,
+) -> Any:
+    async def on_progress(text: str, fraction: float | None) -> None:
+        if progress is not None:
+            progress.append((text, fraction))
+
+    return await asyncio.wait_for(
+        long_tool_run(
+            tenant_id=tenant.pk,
+            thread_id="thr_long",
+            call_id=call_id,
+            tool_name=tool_name,
+            arguments=arguments,
+            time_limit_seconds=time_limit,
+            on_progress=on_progress,
+            pickup_timeout_seconds=pickup_timeout,
+            poll_seconds=0.1,
+        ),
+        TEST_TIMEOUT,
+    )
+
+
+@database_sync_to_async
+def find(tenant: Tenant, call_id: str) -> ToolCall | None:
+    return ToolCall.objects.for_tenant(tenant).filter(call_id=call_id).first()
+
+
+async def row(tenant: Tenant, call_id: str) -> ToolCall:
+    call = await find(tenant, call_id)
+    assert call is not None
+    return call
+
+
+async def wait_for(tenant: Tenant, call_id: str, condition: Callable[[ToolCall], bool]) -> ToolCall:
+    """Return the call once `condition` holds (within 20 s)."""
+    current = None
+    with suppress(TimeoutError):
+        async with asyncio.timeout(20):
+            while True:
+                current = await find(tenant, call_id)
+                if current is not None and condition(current):
+                    return current
+                await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met in 20 s: {current}")
+
+
+async def test_progress_reaches_the_awaiting_side_in_order_and_the_result_is_recorded(
+    acme: Tenant, worker: CeleryWorker
+) -> None:
+    progress: Progress = []
+
+    result = await run_call(
+        acme, "call_progress", COUNT_STEPS, {"steps": 3, "delay": 0.6}, progress=progress
+    )
+
+    assert result == {"counted": 3}
+    assert progress == [("step 1 of 3", 1 / 3), ("step 2 of 3", 2 / 3), ("step 3 of 3", 1.0)]
+    call = await row(acme, "call_progress")
+    assert (call.status, call.attempts, call.result) == (Status.DONE, 1, {"counted": 3})
+    assert call.worker_hostname == worker.nodename
+    assert call.celery_task_id
+    assert call.queued_at <= call.started_at <= call.finished_at
+    assert call.duration_seconds is not None and call.duration_seconds >= 1.8
+
+
+async def test_killed_pool_process_has_its_call_run_again_with_one_result(
+    acme: Tenant, worker: CeleryWorker, folder: Path
+) -> None:
+    run = asyncio.create_task(run_call(acme, "call_child", HOLD, {"folder": str(folder)}))
+    first = await wait_for(acme, "call_child", lambda c: c.progress_text == "holding")
+    assert first.worker_pid is not None
+
+    worker.kill_pool_child(first.worker_pid)
+    # Celery puts the message back (reject on worker lost) and a new pool process claims it.
+    second = await wait_for(acme, "call_child", lambda c: c.attempts == 2)
+    (folder / "release").touch()
+
+    assert await run == {"released": True}
+    assert second.worker_pid != first.worker_pid
+    assert second.claim_token != first.claim_token
+    call = await row(acme, "call_child")
+    assert (call.status, call.attempts, call.result) == (Status.DONE, 2, {"released": True})
+    assert log_lines(folder) == ["start", "start", "finish"]
+
+
+async def test_killed_worker_has_its_call_requeued_by_the_sweep_and_run_by_a_new_worker(
+    acme: Tenant, start_worker: Callable[[], CeleryWorker], folder: Path
+) -> None:
+    worker = start_worker()
+    run = asyncio.create_task(run_call(acme, "call_worker", HOLD, {"folder": str(folder)}))
+    await wait_for(acme, "call_worker", lambda c: c.progress_text == "holding")
+
+    worker.kill()
+    # Its message is gone (file broker) or invisible for the visibility timeout (Redis):
+    # only the sweep brings the call back, once the heartbeat is stale.
+    sweep = database_sync_to_async(tool_call_sweep)
+    for _ in range(50):
+        if (await sweep(stale_after=timedelta(seconds=1))).requeued:
+            break
+        await asyncio.sleep(0.2)
+    assert (await row(acme, "call_worker")).status == Status.QUEUED
+    start_worker()
+    await wait_for(acme, "call_worker", lambda c: c.attempts == 2)
+    (folder / "release").touch()
+
+    assert await run == {"released": True}
+    call = await row(acme, "call_worker")
+    assert (call.status, call.attempts, call.result) == (Status.DONE, 2, {"released": True})
+    assert log_lines(folder) == ["start", "start", "finish"]
+
+
+async def test_repeat_delivery_of_a_finished_call_does_nothing(
+    acme: Tenant, worker: CeleryWorker, folder: Path
+) -> None:
+    (folder / "release").touch()
+    await run_call(acme, "call_once", HOLD, {"folder": str(folder)})
+    before = await row(acme, "call_once")
+
+    await database_sync_to_async(tool_call_send)(
+        tenant_id=acme.pk, tool_call_id=before.pk, time_limit_seconds=30.0
+    )
+    # One pool process takes one message at a time, in order: once a later call is done,
+    # the repeat has been handled.
+    await run_call(acme, "call_after", COUNT_STEPS, {"steps": 1, "delay": 0})
+
+    after = await row(acme, "call_once")
+    fields = ("status", "attempts", "claim_token", "result", "finished_at", "celery_task_id")
+    assert [getattr(after, f) for f in fields] == [getattr(before, f) for f in fields]
+    assert log_lines(folder) == ["start", "finish"]
+    assert f"tool call {acme.pk}/{before.pk} is not free to claim" in worker.log(tail=100_000)
+
+
+async def test_time_limit_ends_a_stuck_tool_with_a_clear_error(
+    acme: Tenant, worker: CeleryWorker
+) -> None:
+
+    with pytest.raises(LongToolError) as caught:
+        await run_call(acme, "call_stuck", STUCK, {}, time_limit=1.5)
+
+    assert caught.value.code == "timed_out"
+    assert caught.value.message == f"The tool '{STUCK}' did not finish within 1.5 seconds."
+    call = await row(acme, "call_stuck")
+    assert (call.status, call.error_code) == (Status.TIMED_OUT, "timed_out")
+    assert call.duration_seconds is not None and 1 < call.duration_seconds < 5
+
+
+async def test_failing_tools_are_recorded_with_clear_errors(
+    acme: Tenant, worker: CeleryWorker
+) -> None:
+    cases: list[tuple[str, str, dict[str, Any], str]] = [
+        ("call_broken", BROKEN, {"reason": "disk on fire"}, "tool_error"),
+        ("call_invalid", COUNT_STEPS, {"steps": "many", "delay": 0}, "invalid_arguments"),
+        ("call_unknown", "test_long_no_such_tool", {}, "unknown_tool"),
+    ]
+    errors = {}
+    for call_id, tool_name, arguments, _ in cases:
+        with pytest.raises(LongToolError) as caught:
+            await run_call(acme, call_id, tool_name, arguments)
+        errors[call_id] = caught.value
+
+    assert [errors[call_id].code for call_id, *_ in cases] == [code for *_, code in cases]
+    assert (
+        errors["call_broken"].message == f"The tool '{BROKEN}' failed: RuntimeError: disk on fire"
+    )
+    assert "steps" in errors["call_invalid"].message
+    assert "not available" in errors["call_unknown"].message
+    call = await row(acme, "call_broken")
+    assert (call.status, call.error_code) == (Status.FAILED, "tool_error")
+
+
+async def test_cancelled_wait_leaves_the_worker_to_record_the_result(
+    acme: Tenant, worker: CeleryWorker, folder: Path
+) -> None:
+    run = asyncio.create_task(run_call(acme, "call_gone", HOLD, {"folder": str(folder)}))
+    await wait_for(acme, "call_gone", lambda c: c.status == Status.RUNNING)
+
+    run.cancel()
+    with suppress(asyncio.CancelledError):
+        await run
+    (folder / "release").touch()
+
+    call = await wait_for(acme, "call_gone", lambda c: c.status == Status.DONE)
+    assert call.result == {"released": True}
+
+
+async def test_without_a_worker_the_call_fails_clearly_after_the_pickup_timeout(
+    acme: Tenant, own_queue: str
+) -> None:
+    with pytest.raises(LongToolError) as caught:
+        await run_call(acme, "call_alone", COUNT_STEPS, {"steps": 1, "delay": 0}, pickup_timeout=1)
+
+    assert caught.value.code == "no_worker"
+    assert caught.value.message.startswith(
+        f"No worker is available to run the tool '{COUNT_STEPS}'"
+    )
+    call = await row(acme, "call_alone")
+    assert (call.status, call.error_code, call.attempts) == (Status.FAILED, "no_worker", 0)
