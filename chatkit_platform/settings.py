@@ -73,8 +73,11 @@ try:
     DATABASE = parse_database_url(
         "DATABASE_URL", env_str("DATABASE_URL") or "sqlite:///var/db.sqlite3", BASE_DIR
     )
+    # Under pytest, the ORM thread of async tests would otherwise keep its connection
+    # open past the run, and PostgreSQL refuses to drop a test database still in use.
     DATABASE = dataclasses.replace(
-        DATABASE, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+        DATABASE,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0 if "pytest" in sys.modules else 60),
     )
     REDIS_URL = env_str("REDIS_URL")
     if REDIS_URL:

@@ -125,7 +125,7 @@ async def _run_long(
         )
     except Exception as error:
         if isinstance(error, _long_tool_errors()):
-            return f"The tool {tool.name} failed: {error}"
+            return str(error)  # already a whole sentence that names the tool
         logger.exception("Long-running tool %s failed", tool.name)
         return f"The tool {tool.name} failed with an internal error."
     return tool_output(result)
