@@ -317,14 +317,14 @@ async def test_a_failed_long_running_tool_tells_the_model_why(
     call = FunctionCall("analyze_text", {"text": "Hi.", "top": 1})
     openai_stub.add(call)
     openai_stub.add("The analysis failed.")
-    error = LongToolError("no_worker", "No worker is available to run the tool.")
+    error = LongToolError("no_worker", "No worker is available to run the tool 'analyze_text'.")
     chat = chat_for(agent, long_tool_runner=FakeLongTools(error=error))
 
     events = await chat.create("Analyse")
 
     assert not errors(events)
     assert tool_output_sent(openai_stub, call) == (
-        "The tool analyze_text failed: No worker is available to run the tool."
+        "No worker is available to run the tool 'analyze_text'."
     )
 
 
