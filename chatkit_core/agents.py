@@ -31,6 +31,7 @@ from chatkit_core._agents_stream import (
     elapsed_seconds,
     now,
 )
+from chatkit_core._copying import copy_record
 from chatkit_core._server_widgets import stream_widget as _stream_widget
 from chatkit_core.store import Store, StoreItemType
 from chatkit_core.types import (
@@ -101,7 +102,7 @@ class AgentContext(BaseModel, Generic[TContext]):
     async def stream(self, event: ThreadStreamEvent) -> None:
         """Send `event` to the client, interleaved with the run's own events."""
         # A snapshot: helpers keep mutating the workflow item after announcing it.
-        await self._events.put(event.model_copy(deep=True))
+        await self._events.put(copy_record(event))
 
     async def stream_widget(
         self,
@@ -200,7 +201,7 @@ async def stream_agent_response(
                 continue
             for event in out:
                 # A snapshot: the translator keeps mutating live items (workflow, image).
-                yield event.model_copy(deep=True)
+                yield copy_record(event)
     except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
         for item_id in translator.produced:
             yield ThreadItemRemovedEvent(item_id=item_id)
@@ -213,7 +214,7 @@ async def stream_agent_response(
 
     for queued in drain(context._events):
         for event in translator.queued(queued):
-            yield event.model_copy(deep=True)
+            yield copy_record(event)
     if context.workflow_item is not None:
         # Kept unfinished so the next run (e.g. after a client tool answers) continues it.
         await context.store.add_thread_item(

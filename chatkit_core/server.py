@@ -45,6 +45,7 @@ from typing import Any, Generic, cast
 from pydantic import BaseModel
 from typing_extensions import TypeVar
 
+from chatkit_core._copying import copy_record
 from chatkit_core._pipeline import (
     HIDDEN_ITEM_TYPES,
     PendingItems,
@@ -144,6 +145,11 @@ _cleanup_tasks: set[asyncio.Task[None]] = set()
 # Parametrized once: subscripting a generic model on every request is surprisingly costly.
 _ItemPage = Page[ThreadItem]
 _ThreadPage = Page[Thread]
+
+# The empty items page of every metadata-only thread response. It is shared, so it must
+# never be mutated: `_to_thread_response` results are only ever serialized, never handed
+# to integrator code.
+_NO_ITEMS = _ItemPage.model_construct(data=[], has_more=False, after=None)
 
 _Producer = Callable[[], AsyncIterator[ThreadStreamEvent]]
 
@@ -602,7 +608,7 @@ class ChatKitServer(ABC, Generic[TContext]):
         """Return a copy of `item` holding the submitted answers (protocol §5.4)."""
         if item.status != "pending":
             raise ValueError(f"Structured input item {item.id} is not pending")
-        answered = item.model_copy(deep=True)
+        answered = copy_record(item)
         for question in answered.inputs:
             answer = submission.answers.get(question.id)
             if (
@@ -702,11 +708,12 @@ class ChatKitServer(ABC, Generic[TContext]):
         return dump_json(obj)
 
     def _to_thread_response(self, thread: ThreadMetadata | Thread) -> Thread:
-        """Return the thread as sent to clients: no private metadata, no hidden items."""
-        if isinstance(thread, Thread):
-            items = _without_hidden(thread.items)
-        else:
-            items = _ItemPage.model_construct(data=[], has_more=False, after=None)
+        """Return the thread as sent to clients: no private metadata, no hidden items.
+
+        A metadata-only thread gets the shared `_NO_ITEMS` page: serialize the result, never
+        mutate it.
+        """
+        items = _without_hidden(thread.items) if isinstance(thread, Thread) else _NO_ITEMS
         # Every value comes from an already validated thread: skip re-validation.
         return Thread.model_construct(
             id=thread.id,

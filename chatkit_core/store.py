@@ -15,8 +15,8 @@ Ordering and paging rules shared by all implementations (the conformance suite i
 
 from __future__ import annotations
 
+import os
 import threading
-import uuid
 from abc import ABC, abstractmethod
 from bisect import bisect_left
 from collections.abc import Callable, Hashable
@@ -27,6 +27,7 @@ from typing import Any, Generic, Literal
 
 from typing_extensions import TypeVar
 
+from chatkit_core._copying import copy_record
 from chatkit_core.types import (
     Attachment,
     AttachmentCreateParams,
@@ -75,7 +76,8 @@ _PREFIXES: dict[StoreItemType, str] = {
 
 def default_generate_id(item_type: StoreItemType) -> str:
     """Return a fresh id: the type's prefix, an underscore and 8 random hex digits."""
-    return f"{_PREFIXES[item_type]}_{uuid.uuid4().hex[:8]}"
+    # 4 random bytes give the same 8 lowercase hex digits as a truncated uuid4, faster.
+    return f"{_PREFIXES[item_type]}_{os.urandom(4).hex()}"
 
 
 class NotFoundError(Exception):
@@ -267,13 +269,13 @@ class _Namespace:
 def _metadata_only(thread: ThreadMetadata) -> ThreadMetadata:
     # save_thread may receive a full Thread; its `items` page must not be stored.
     if type(thread) is ThreadMetadata:
-        return thread.model_copy(deep=True)
+        return copy_record(thread)
     fields = {name: getattr(thread, name) for name in ThreadMetadata.model_fields}
-    return ThreadMetadata.model_validate(fields).model_copy(deep=True)
+    return copy_record(ThreadMetadata.model_validate(fields))
 
 
 def _page(records: list[Any], has_more: bool) -> tuple[list[Any], str | None]:
-    copies = [record.model_copy(deep=True) for record in records]
+    copies = [copy_record(record) for record in records]
     return copies, (records[-1].id if has_more and records else None)
 
 
@@ -309,7 +311,7 @@ class MemoryStore(Store[TContext]):
             thread = self._space(context).threads.get(thread_id)
         if thread is None:
             raise NotFoundError(f"Thread {thread_id} not found")
-        return thread.model_copy(deep=True)
+        return copy_record(thread)
 
     async def save_thread(self, thread: ThreadMetadata, context: TContext) -> None:
         stored = _metadata_only(thread)
@@ -347,7 +349,7 @@ class MemoryStore(Store[TContext]):
         await self.save_item(thread_id, item, context)
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
-        stored = item.model_copy(deep=True)
+        stored = copy_record(item)
         with self._lock:
             items = self._space(context).items.get(thread_id)
             if items is None:
@@ -360,7 +362,7 @@ class MemoryStore(Store[TContext]):
             item = None if items is None else items.get(item_id)
         if item is None:
             raise NotFoundError(f"Item {item_id} not found in thread {thread_id}")
-        return item.model_copy(deep=True)
+        return copy_record(item)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: TContext) -> None:
         with self._lock:
@@ -369,7 +371,7 @@ class MemoryStore(Store[TContext]):
                 items.remove(item_id)
 
     async def save_attachment(self, attachment: Attachment, context: TContext) -> None:
-        stored = attachment.model_copy(deep=True)
+        stored = copy_record(attachment)
         with self._lock:
             self._space(context).attachments[stored.id] = stored
 
@@ -378,7 +380,7 @@ class MemoryStore(Store[TContext]):
             attachment = self._space(context).attachments.get(attachment_id)
         if attachment is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
-        return attachment.model_copy(deep=True)
+        return copy_record(attachment)
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         with self._lock:
