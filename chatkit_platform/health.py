@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -53,16 +54,10 @@ def _check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
 
 
-async def _run_check(name: str, check: object) -> tuple[str, str]:
+async def _run_check(name: str, check: Callable[[], Awaitable[None]]) -> tuple[str, str]:
     try:
-        if asyncio.iscoroutinefunction(check):
-            await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
-        else:
-            await asyncio.wait_for(
-                sync_to_async(check, thread_sensitive=False)(),  # type: ignore[arg-type]
-                CHECK_TIMEOUT_SECONDS,
-            )
-    except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+    except Exception as error:  # Any failure means "not ready".
         logger.warning("readiness check %s failed: %s", name, error)
         return name, f"failed: {type(error).__name__}"
     return name, "ok"
@@ -70,13 +65,13 @@ async def _run_check(name: str, check: object) -> tuple[str, str]:
 
 async def readyz(request: HttpRequest) -> JsonResponse:
     results = await asyncio.gather(
-        _run_check("database", _check_database),
+        _run_check("database", sync_to_async(_check_database, thread_sensitive=False)),
         _run_check("channel_layer", _check_channel_layer),
-        _run_check("broker", _check_broker),
+        _run_check("broker", sync_to_async(_check_broker, thread_sensitive=False)),
     )
     checks = dict(results)
     failing = sorted(name for name, state in checks.items() if state != "ok")
-    body = {"status": "ok" if not failing else "unavailable", "checks": checks}
+    body: dict[str, object] = {"status": "ok" if not failing else "unavailable", "checks": checks}
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=503 if failing else 200)

@@ -42,8 +42,8 @@ def _check_fernet_keys(keys: list[str]) -> list[str]:
             Fernet(key)
         except (ValueError, TypeError):
             raise ConfigError(
-                f"ENCRYPTION_KEYS entry {index + 1} is not a valid key "
-                "(32 url-safe base64-encoded bytes; make one with `manage.py generate_encryption_key`)"
+                f"ENCRYPTION_KEYS entry {index + 1} is not a valid key (32 url-safe "
+                "base64-encoded bytes; make one with `manage.py generate_encryption_key`)"
             ) from None
     return keys
 

@@ -1,15 +1,15 @@
-"""The operators' admin for agents, their versions, tools and usage.
+"""The operators' admin for agents, their versions, tools, usage and long tool calls.
 
 Like the tenants admin: rows of every tenant, through `unscoped` (a documented unscoped
 place), and every change through a service, so it is validated and audited like any other.
-Versions are read-only; publishing and rollback are admin actions. HTTP tool header values
-are write-only: the form shows each header's name and masked hint, and an empty field keeps
-the stored values.
+Versions and tool calls are read-only; publishing and rollback are admin actions. HTTP
+tool header values are write-only: the form shows each header's name and masked hint, and
+an empty field keeps the stored values.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -24,10 +24,11 @@ from hosted_agents.models import (
     AgentVersion,
     ClientTool,
     HttpTool,
+    ToolCall,
     UsageDaily,
 )
 from hosted_agents.services.agents import DRAFT_FIELDS
-from tenants.admin import OperatorAdmin, ReadOnlyAdmin
+from tenants.admin import ModelForm, OperatorAdmin, ReadOnlyAdmin, request_actor
 from tenants.models import ProviderCredential
 
 
@@ -35,7 +36,7 @@ def _ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
-def _field_errors(form: forms.ModelForm, error: InvalidInput, fields: dict[str, str]) -> None:
+def _field_errors(form: forms.ModelForm[Any], error: InvalidInput, fields: dict[str, str]) -> None:
     """Show a service's `InvalidInput` on the form field it names (or on the whole form)."""
     name = fields.get(error.field, error.field)
     form.add_error(name if name in form.fields else None, error.message)
@@ -44,7 +45,7 @@ def _field_errors(form: forms.ModelForm, error: InvalidInput, fields: dict[str, 
 # --------------------------------------------------------------------------- agents
 
 
-class AgentForm(forms.ModelForm):
+class AgentForm(ModelForm[Agent]):
     model = forms.CharField(
         max_length=200,
         help_text="Any model name; known ones: "
@@ -77,7 +78,8 @@ class AgentForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["code_tools"].choices = services.code_tool_choices()  # type: ignore[attr-defined]
+        code_tools = cast(forms.MultipleChoiceField, self.fields["code_tools"])
+        code_tools.choices = services.code_tool_choices()
 
     def clean_http_tools(self) -> list[int]:
         return [tool.pk for tool in self.cleaned_data["http_tools"]]
@@ -96,10 +98,10 @@ class AgentForm(forms.ModelForm):
 
 
 @admin.register(Agent)
-class AgentAdmin(OperatorAdmin):
+class AgentAdmin(OperatorAdmin[Agent]):
     form = AgentForm
     list_display = ("slug", "name", "tenant", "model", "published_version", "updated_at")
-    list_select_related = ("tenant", "published_version")
+    list_select_related = ["tenant", "published_version"]
     search_fields = ("slug", "name", "tenant__slug")
     actions = ["publish"]
 
@@ -116,19 +118,19 @@ class AgentAdmin(OperatorAdmin):
             }
             services.agent_update(
                 tenant=obj.tenant, agent_id=obj.pk, changes=changes,
-                actor=request.user, ip=_ip(request),
+                actor=request_actor(request), ip=_ip(request),
             )  # fmt: skip
             return
         draft = {field: getattr(obj, field) for field in DRAFT_FIELDS - {"name"}}
         created = services.agent_create(
             tenant=obj.tenant, slug=obj.slug, name=obj.name,
-            actor=request.user, ip=_ip(request), **draft,
+            actor=request_actor(request), ip=_ip(request), **draft,
         )  # fmt: skip
         obj.pk, obj._state.adding = created.pk, False
 
     def delete_model(self, request: HttpRequest, obj: Agent) -> None:
         services.agent_delete(
-            tenant=obj.tenant, agent_id=obj.pk, actor=request.user, ip=_ip(request)
+            tenant=obj.tenant, agent_id=obj.pk, actor=request_actor(request), ip=_ip(request)
         )
 
     @admin.action(description="Publish the draft of the selected agents")
@@ -136,7 +138,10 @@ class AgentAdmin(OperatorAdmin):
         for agent in queryset.select_related("tenant"):
             try:
                 version = services.agent_publish(
-                    tenant=agent.tenant, agent_id=agent.pk, actor=request.user, ip=_ip(request)
+                    tenant=agent.tenant,
+                    agent_id=agent.pk,
+                    actor=request_actor(request),
+                    ip=_ip(request),
                 )
             except InvalidInput as error:
                 self.message_user(request, f"{agent.slug}: {error}", messages.ERROR)
@@ -145,9 +150,9 @@ class AgentAdmin(OperatorAdmin):
 
 
 @admin.register(AgentVersion)
-class AgentVersionAdmin(ReadOnlyAdmin):
+class AgentVersionAdmin(ReadOnlyAdmin[AgentVersion]):
     list_display = ("agent", "number", "tenant", "note", "created_by", "created_at")
-    list_select_related = ("tenant", "agent", "created_by")
+    list_select_related = ["tenant", "agent", "created_by"]
     search_fields = ("agent__slug", "tenant__slug")
     fields = ("tenant", "agent", "number", "note", "config", "created_by", "created_at")
     readonly_fields = fields
@@ -165,7 +170,7 @@ class AgentVersionAdmin(ReadOnlyAdmin):
         [version] = versions
         created = services.agent_rollback(
             tenant=version.tenant, agent_id=version.agent_id, number=version.number,
-            actor=request.user, ip=_ip(request),
+            actor=request_actor(request), ip=_ip(request),
         )  # fmt: skip
         self.message_user(
             request,
@@ -190,7 +195,7 @@ def parse_header_lines(text: str) -> dict[str, str]:
     return headers
 
 
-class HttpToolForm(forms.ModelForm):
+class HttpToolForm(ModelForm[HttpTool]):
     new_headers = forms.CharField(
         label="Headers",
         required=False,
@@ -240,7 +245,7 @@ class HttpToolForm(forms.ModelForm):
 
 
 @admin.register(HttpTool)
-class HttpToolAdmin(OperatorAdmin):
+class HttpToolAdmin(OperatorAdmin[HttpTool]):
     form = HttpToolForm
     list_display = ("name", "tenant", "method", "url_template", "updated_at")
     search_fields = ("name", "tenant__slug")
@@ -256,21 +261,25 @@ class HttpToolAdmin(OperatorAdmin):
         if change:
             services.http_tool_update(
                 tenant=obj.tenant, tool_id=obj.pk, changes={**values, "headers": headers},
-                actor=request.user, ip=_ip(request),
+                actor=request_actor(request), ip=_ip(request),
             )  # fmt: skip
             return
         created = services.http_tool_create(
-            tenant=obj.tenant, headers=headers, actor=request.user, ip=_ip(request), **values
+            tenant=obj.tenant,
+            headers=headers,
+            actor=request_actor(request),
+            ip=_ip(request),
+            **values,
         )
         obj.pk, obj._state.adding = created.pk, False
 
     def delete_model(self, request: HttpRequest, obj: HttpTool) -> None:
         services.http_tool_delete(
-            tenant=obj.tenant, tool_id=obj.pk, actor=request.user, ip=_ip(request)
+            tenant=obj.tenant, tool_id=obj.pk, actor=request_actor(request), ip=_ip(request)
         )
 
 
-class ClientToolForm(forms.ModelForm):
+class ClientToolForm(ModelForm[ClientTool]):
     class Meta:
         model = ClientTool
         fields = ["tenant", "name", "description", "args_schema"]
@@ -286,7 +295,7 @@ class ClientToolForm(forms.ModelForm):
 
 
 @admin.register(ClientTool)
-class ClientToolAdmin(OperatorAdmin):
+class ClientToolAdmin(OperatorAdmin[ClientTool]):
     form = ClientToolForm
     list_display = ("name", "tenant", "updated_at")
     search_fields = ("name", "tenant__slug")
@@ -300,22 +309,34 @@ class ClientToolAdmin(OperatorAdmin):
         if change:
             services.client_tool_update(
                 tenant=obj.tenant, tool_id=obj.pk, changes=values,
-                actor=request.user, ip=_ip(request),
+                actor=request_actor(request), ip=_ip(request),
             )  # fmt: skip
             return
         created = services.client_tool_create(
-            tenant=obj.tenant, actor=request.user, ip=_ip(request), **values
+            tenant=obj.tenant, actor=request_actor(request), ip=_ip(request), **values
         )
         obj.pk, obj._state.adding = created.pk, False
 
     def delete_model(self, request: HttpRequest, obj: ClientTool) -> None:
         services.client_tool_delete(
-            tenant=obj.tenant, tool_id=obj.pk, actor=request.user, ip=_ip(request)
+            tenant=obj.tenant, tool_id=obj.pk, actor=request_actor(request), ip=_ip(request)
         )
 
 
 @admin.register(UsageDaily)
-class UsageDailyAdmin(ReadOnlyAdmin):
+class UsageDailyAdmin(ReadOnlyAdmin[UsageDaily]):
     list_display = ("day", "tenant", "agent", "runs", "input_tokens", "output_tokens")
-    list_select_related = ("tenant", "agent")
+    list_select_related = ["tenant", "agent"]
     date_hierarchy = "day"
+
+
+@admin.register(ToolCall)
+class ToolCallAdmin(ReadOnlyAdmin[ToolCall]):
+    """Long-running tool calls: a record written by the worker and the sweep, never edited."""
+
+    list_display = (
+        "tool_name", "tenant", "status", "attempts",
+        "queued_at", "started_at", "finished_at", "duration_seconds",
+    )  # fmt: skip
+    list_filter = ["status", "tool_name", "tenant"]
+    search_fields = ("call_id", "thread_id", "tenant__slug")

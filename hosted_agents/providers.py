@@ -13,7 +13,7 @@ so one tenant's key or base URL can never serve another tenant's request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias, cast
 
 from agents import Model, ModelSettings, OpenAIChatCompletionsModel, OpenAIResponsesModel
 from django.conf import settings
@@ -33,6 +33,10 @@ __all__ = [
     "provider_model_build",
 ]
 
+# The values of ProviderCredential.Kind and ProviderCredential.Api.
+CredentialKind: TypeAlias = Literal["openai", "openai_compatible"]
+ProviderApi: TypeAlias = Literal["responses", "chat_completions"]
+
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_RETRIES = 1
 
@@ -41,9 +45,9 @@ DEFAULT_MAX_RETRIES = 1
 class ProviderConfig:
     """Where a run's model requests go. `repr` never shows the key."""
 
-    kind: Literal["demo", "openai", "openai_compatible"]
+    kind: Literal["demo"] | CredentialKind
     model: str
-    api: Literal["responses", "chat_completions"] = "responses"
+    api: ProviderApi = "responses"
     base_url: str | None = None
     api_key: str = field(default="", repr=False)
     credential_id: int | None = None  # None: demo model or the platform's key
@@ -71,10 +75,11 @@ def provider_config_resolve(*, tenant: Tenant, config: dict[str, Any]) -> Provid
         credential = ProviderCredential.objects.for_tenant(tenant).filter(pk=credential_id).first()
         if credential is None:
             raise AgentMisconfigured("the agent's provider credential no longer exists")
+        # The credential services accept only these kinds and APIs (the model's choices).
         return ProviderConfig(
-            kind=credential.kind,
+            kind=cast(CredentialKind, credential.kind),
             model=model,
-            api=credential.api,
+            api=cast(ProviderApi, credential.api),
             base_url=credential.base_url or None,
             api_key=decrypt(credential.secret),
             credential_id=credential.pk,

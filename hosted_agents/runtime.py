@@ -257,9 +257,10 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         if context.tenant.pk != self.store.tenant.pk:
             raise _refusal(ObjectNotFound("agent", context.agent.pk))
         try:
-            return await database_sync_to_async(run_plan_load)(
+            plan: RunPlan = await database_sync_to_async(run_plan_load)(
                 tenant=self.store.tenant, agent_id=context.agent.pk
             )
+            return plan
         except AgentMisconfigured as error:
             await self._audit_failure(context, context.agent, None, error)
             raise _refusal(error) from error
@@ -272,9 +273,10 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         tenant_id = plan.tenant.pk
 
         async def load_headers(tool_id: int) -> dict[str, str]:
-            return await database_sync_to_async(http_tool_headers)(
+            headers: dict[str, str] = await database_sync_to_async(http_tool_headers)(
                 tenant=tenant_id, tool_id=tool_id
             )
+            return headers
 
         tools = tools_build(
             config.get("tools", []),

@@ -17,7 +17,8 @@ from chatkit_platform.celery import LONG_TOOL_SWEEP_TASK, LONG_TOOL_TASK
 from hosted_agents.long_tools import tool_call_execute, tool_call_sweep
 
 
-@shared_task(
+# Celery ships no type hints, so its decorator hides each task's signature from mypy.
+@shared_task(  # type: ignore[untyped-decorator]
     bind=True, name=LONG_TOOL_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
 )
 def run_long_tool(self: Task, tenant_id: int, tool_call_id: int) -> None:
@@ -29,6 +30,7 @@ def run_long_tool(self: Task, tenant_id: int, tool_call_id: int) -> None:
     )
 
 
-@shared_task(name=LONG_TOOL_SWEEP_TASK, ignore_result=True)
+# Untyped like the one above.
+@shared_task(name=LONG_TOOL_SWEEP_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
 def sweep_long_tools() -> dict[str, int]:
     return asdict(tool_call_sweep())

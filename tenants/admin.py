@@ -8,11 +8,12 @@ and can be revoked here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -25,33 +26,57 @@ from tenants.models import (
     Membership,
     ProviderCredential,
     Tenant,
+    TenantOwnedModel,
     Thread,
     ThreadItem,
 )
 from tenants.models.tenancy import normalize_origin
+from tenants.services import Actor
+
+_M = TypeVar("_M", bound=models.Model)
+_T = TypeVar("_T", bound=TenantOwnedModel)
+
+if TYPE_CHECKING:
+    ModelAdmin = admin.ModelAdmin
+
+    class ModelForm(forms.ModelForm[_M]):
+        # Django's hook that builds `instance` from the cleaned data and validates it; our
+        # forms extend it, and django-stubs leaves this private method out.
+        def _post_clean(self) -> None: ...
+
+else:
+    # django-stubs declares ModelAdmin and ModelForm generic, but Django gives them no
+    # `__class_getitem__`. These twins take the subscript at run time too, so
+    # `ModelForm[Agent]` runs without django-stubs-ext (not installed in production).
+    class ModelAdmin(admin.ModelAdmin, Generic[_M]):
+        pass
+
+    class ModelForm(forms.ModelForm, Generic[_M]):
+        pass
 
 
 def _ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
-def _actor(request: HttpRequest) -> User | None:
+def request_actor(request: HttpRequest) -> Actor:
+    """Return the signed-in user who made an admin change (None if there is none)."""
     return request.user if isinstance(request.user, User) else None
 
 
-class OperatorAdmin(admin.ModelAdmin):
+class OperatorAdmin(ModelAdmin[_T]):
     """Base for tenant-owned models: every tenant's rows, through the unscoped manager."""
 
     list_select_related = ["tenant"]
     list_filter = ["tenant"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = self.model.unscoped.get_queryset()
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_T]:
+        queryset: QuerySet[_T] = self.model.unscoped.get_queryset()
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
 
 
-class ReadOnlyAdmin(OperatorAdmin):
+class ReadOnlyAdmin(OperatorAdmin[_T]):
     # Large tables: no COUNT(*) over every tenant's rows on each page view.
     show_full_result_count = False
 
@@ -65,7 +90,7 @@ class ReadOnlyAdmin(OperatorAdmin):
         return False
 
 
-class TenantForm(forms.ModelForm):
+class TenantForm(ModelForm[Tenant]):
     class Meta:
         model = Tenant
         fields = ["name", "status", "allowed_origins", "monthly_token_quota", "requests_per_minute"]
@@ -81,7 +106,7 @@ class TenantForm(forms.ModelForm):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ModelAdmin[Tenant]):
     form = TenantForm
     list_display = ("slug", "name", "status", "created_at")
     list_filter = ["status"]
@@ -99,16 +124,16 @@ class TenantAdmin(admin.ModelAdmin):
         changed = {name: form.cleaned_data[name] for name in form.changed_data if name != "status"}
         if changed:
             services.tenant_update(
-                tenant=stored, changes=changed, actor=_actor(request), ip=_ip(request)
+                tenant=stored, changes=changed, actor=request_actor(request), ip=_ip(request)
             )
         if "status" in form.changed_data:
             services.tenant_set_status(
-                tenant=stored, status=obj.status, actor=_actor(request), ip=_ip(request)
+                tenant=stored, status=obj.status, actor=request_actor(request), ip=_ip(request)
             )
 
 
 @admin.register(Membership)
-class MembershipAdmin(OperatorAdmin):
+class MembershipAdmin(OperatorAdmin[Membership]):
     list_display = ("user", "tenant", "role", "created_at")
     search_fields = ("user__username", "tenant__slug")
     autocomplete_fields = ("user",)
@@ -122,18 +147,22 @@ class MembershipAdmin(OperatorAdmin):
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         membership = services.membership_add(
-            tenant=obj.tenant, user=obj.user, role=obj.role, actor=_actor(request), ip=_ip(request)
+            tenant=obj.tenant,
+            user=obj.user,
+            role=obj.role,
+            actor=request_actor(request),
+            ip=_ip(request),
         )
         obj.pk, obj._state.adding = membership.pk, False
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         services.membership_remove(
-            tenant=obj.tenant, user=obj.user, actor=_actor(request), ip=_ip(request)
+            tenant=obj.tenant, user=obj.user, actor=request_actor(request), ip=_ip(request)
         )
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdmin):
+class ApiKeyAdmin(ReadOnlyAdmin[ApiKey]):
     list_display = (
         "name",
         "tenant",
@@ -158,12 +187,15 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for api_key in queryset.select_related("tenant"):
             services.api_key_revoke(
-                tenant=api_key.tenant, key_id=api_key.pk, actor=_actor(request), ip=_ip(request)
+                tenant=api_key.tenant,
+                key_id=api_key.pk,
+                actor=request_actor(request),
+                ip=_ip(request),
             )
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
 
-class ProviderCredentialForm(forms.ModelForm):
+class ProviderCredentialForm(ModelForm[ProviderCredential]):
     base_url = forms.URLField(required=False, assume_scheme="https")
     new_secret = forms.CharField(
         label="API key",
@@ -189,7 +221,7 @@ class ProviderCredentialForm(forms.ModelForm):
 
 
 @admin.register(ProviderCredential)
-class ProviderCredentialAdmin(OperatorAdmin):
+class ProviderCredentialAdmin(OperatorAdmin[ProviderCredential]):
     form = ProviderCredentialForm
     list_display = ("name", "tenant", "kind", "api", "secret_hint", "updated_at")
     search_fields = ("name", "tenant__slug")
@@ -212,24 +244,24 @@ class ProviderCredentialAdmin(OperatorAdmin):
                     "api": obj.api,
                     "secret": secret,
                 },
-                actor=_actor(request),
+                actor=request_actor(request),
                 ip=_ip(request),
             )
             return
         created = services.provider_credential_create(
             tenant=obj.tenant, name=obj.name, kind=obj.kind, base_url=obj.base_url, api=obj.api,
-            secret=secret, actor=_actor(request), ip=_ip(request),
+            secret=secret, actor=request_actor(request), ip=_ip(request),
         )  # fmt: skip
         obj.pk, obj.secret_hint, obj._state.adding = created.pk, created.secret_hint, False
 
     def delete_model(self, request: HttpRequest, obj: ProviderCredential) -> None:
         services.provider_credential_delete(
-            tenant=obj.tenant, credential_id=obj.pk, actor=_actor(request), ip=_ip(request)
+            tenant=obj.tenant, credential_id=obj.pk, actor=request_actor(request), ip=_ip(request)
         )
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ReadOnlyAdmin[AuditEvent]):
     list_display = (
         "created_at",
         "tenant",
@@ -245,24 +277,24 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Thread)
-class ThreadAdmin(ReadOnlyAdmin):
+class ThreadAdmin(ReadOnlyAdmin[Thread]):
     list_display = ("public_id", "tenant", "agent_slug", "end_user_id", "title", "created_at")
     search_fields = ("public_id", "end_user_id")
 
 
 @admin.register(ThreadItem)
-class ThreadItemAdmin(ReadOnlyAdmin):
+class ThreadItemAdmin(ReadOnlyAdmin[ThreadItem]):
     list_display = ("public_id", "tenant", "thread", "type", "created_at")
     list_select_related = ["tenant", "thread"]
     search_fields = ("public_id",)
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(ReadOnlyAdmin):
+class AttachmentAdmin(ReadOnlyAdmin[Attachment]):
     list_display = ("public_id", "tenant", "name", "mime_type", "created_at")
     search_fields = ("public_id", "name")
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(ReadOnlyAdmin):
+class FeedbackAdmin(ReadOnlyAdmin[Feedback]):
     list_display = ("tenant", "thread", "kind", "end_user_id", "created_at")

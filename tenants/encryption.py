@@ -12,19 +12,26 @@ ones after it, run `manage.py rotate_encryption_keys` (which re-encrypts every
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 
+if TYPE_CHECKING:
+    _TextField = models.TextField[str, str]
+else:
+    # Django's fields are generic only in django-stubs (no `__class_getitem__` at run time).
+    _TextField = models.TextField
 
-class EncryptedField(models.TextField):
+
+class EncryptedField(_TextField):
     """A text column holding a Fernet token; encrypt with `encrypt`, read with `decrypt`."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("editable", False)
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
 
 def _keys() -> list[Fernet]:

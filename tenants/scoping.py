@@ -9,6 +9,9 @@ Unscoped access exists, and only in these documented places:
 * `Model.unscoped` (a plain manager) for operator tooling: the Django admin, management
   commands, the encryption-key rotation, and API key authentication (where the key itself
   decides the tenant);
+* `ToolCall.unscoped` in hosted_agents' long-tool sweep (hosted_agents/long_tools/sweep.py),
+  which finds stale and unsent calls across tenants, then changes each one only through
+  `for_tenant` with its own tenant and a condition on what it read;
 * Django's `_base_manager` (plain, the default) for its own machinery: cascading deletes,
   forward relations (`item.thread`), `save()`.
 

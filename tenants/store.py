@@ -38,6 +38,7 @@ _ITEM: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 _THREAD_FIELDS = set(ThreadMetadata.model_fields)
 _R = TypeVar("_R")
+_Row = TypeVar("_Row")
 
 
 def _run_sync(function: Callable[..., _R], *args: Any) -> _R:
@@ -46,7 +47,13 @@ def _run_sync(function: Callable[..., _R], *args: Any) -> _R:
 
 # The one bridge from the event loop to the ORM: each store method is a small sync function
 # run through it, in one thread, with stale connections closed around the call.
-_run = database_sync_to_async(_run_sync)
+_bridge = database_sync_to_async(_run_sync)
+
+
+async def _run(function: Callable[..., _R], *args: Any) -> _R:
+    # Channels has no type hints: the bridge's result is typed here, once.
+    result: _R = await _bridge(function, *args)
+    return result
 
 
 def _aware(value: datetime) -> datetime:
@@ -54,7 +61,7 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _one(rows: models.QuerySet[Any]) -> Any:
+def _one(rows: models.QuerySet[Any, _Row]) -> _Row | None:
     """Return the single row of a unique lookup, or None.
 
     Unlike first(), adds no ORDER BY id, which can lead PostgreSQL to walk the primary key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
@@ -34,6 +34,25 @@ class SweepReport:
     timed_out: int = 0
 
 
+class _StaleCall(TypedDict):
+    tenant_id: int
+    pk: int
+    claim_token: str
+    attempts: int
+    deadline: datetime | None
+    tool_name: str
+    time_limit_seconds: float
+
+
+class _WaitingCall(TypedDict):
+    tenant_id: int
+    pk: int
+    sent_at: datetime | None
+    queued_at: datetime
+    tool_name: str
+    time_limit_seconds: float
+
+
 def tool_call_sweep(
     *,
     stale_after: timedelta = STALE_AFTER,
@@ -50,21 +69,19 @@ def tool_call_sweep(
     ).values(
         "tenant_id", "pk", "claim_token", "attempts", "deadline", "tool_name", "time_limit_seconds"
     )
-    for row in stale:
-        _sweep_stale(row, now=now, cutoff=now - stale_after, report=report)
+    for stale_call in stale:
+        _sweep_stale(stale_call, now=now, cutoff=now - stale_after, report=report)
     waiting = ToolCall.unscoped.filter(status=Status.QUEUED, sent_at__lt=now - resend_after).values(
         "tenant_id", "pk", "sent_at", "queued_at", "tool_name", "time_limit_seconds"
     )
-    for row in waiting:
-        _sweep_queued(row, now=now, give_up_before=now - give_up_after, report=report)
+    for waiting_call in waiting:
+        _sweep_queued(waiting_call, now=now, give_up_before=now - give_up_after, report=report)
     if report != SweepReport():
         logger.warning("long tool sweep: %s", report)
     return report
 
 
-def _sweep_stale(
-    row: dict[str, Any], *, now: datetime, cutoff: datetime, report: SweepReport
-) -> None:
+def _sweep_stale(row: _StaleCall, *, now: datetime, cutoff: datetime, report: SweepReport) -> None:
     name = row["tool_name"]
     calls = ToolCall.objects.for_tenant(row["tenant_id"]).filter(
         pk=row["pk"], status=Status.RUNNING, claim_token=row["claim_token"], heartbeat_at__lt=cutoff
@@ -89,7 +106,7 @@ def _sweep_stale(
 
 
 def _sweep_queued(
-    row: dict[str, Any], *, now: datetime, give_up_before: datetime, report: SweepReport
+    row: _WaitingCall, *, now: datetime, give_up_before: datetime, report: SweepReport
 ) -> None:
     calls = ToolCall.objects.for_tenant(row["tenant_id"]).filter(
         pk=row["pk"], status=Status.QUEUED, sent_at=row["sent_at"]

@@ -10,7 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, connections
@@ -45,6 +45,18 @@ class Claim:
     arguments: dict[str, Any]
     time_limit_seconds: float
     started_at: datetime
+
+
+class _SeenCall(TypedDict):
+    """What `tool_call_claim` reads of the call before it tries the claim."""
+
+    status: str
+    claim_token: str
+    worker_hostname: str
+    worker_pid: int | None
+    tool_name: str
+    arguments: Any
+    time_limit_seconds: float
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,7 @@ def tool_call_claim(
     return Claim(tenant_id, tool_call_id, token, seen["tool_name"], seen["arguments"], limit, now)
 
 
-def _left_behind_here(seen: dict[str, Any], hostname: str) -> bool:
+def _left_behind_here(seen: _SeenCall, hostname: str) -> bool:
     """Return whether the running attempt belongs to a process of this worker that is gone.
 
     After a pool process is killed, Celery redelivers its task to a new process of the same

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 from django.utils.text import slugify
@@ -27,7 +26,7 @@ from hosted_agents.models import (
 )
 from hosted_agents.tools.registry import all_code_tools, get_code_tool
 from tenants.models import ProviderCredential, Tenant
-from tenants.services.audit import audit_event_record
+from tenants.services.audit import Actor, audit_event_record
 
 DRAFT_FIELDS = frozenset(
     {
@@ -205,7 +204,7 @@ def agent_create(
     tenant: Tenant,
     slug: str,
     name: str,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     ip: str | None = None,
     **draft: Any,
 ) -> Agent:
@@ -229,7 +228,7 @@ def agent_update(
     tenant: Tenant,
     agent_id: int,
     changes: dict[str, Any],
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> Agent:
     """Change the draft; what the endpoint serves changes only with the next publish."""
@@ -247,7 +246,7 @@ def agent_update(
 
 @transaction.atomic
 def agent_delete(
-    *, tenant: Tenant, agent_id: int, actor: AbstractBaseUser | None = None, ip: str | None = None
+    *, tenant: Tenant, agent_id: int, actor: Actor = None, ip: str | None = None
 ) -> None:
     agent = _locked_agent(tenant, agent_id)
     audit_event_record(
@@ -270,9 +269,7 @@ def _config(agent: Agent) -> dict[str, Any]:
     }
 
 
-def _add_version(
-    agent: Agent, config: dict[str, Any], actor: AbstractBaseUser | None, note: str
-) -> AgentVersion:
+def _add_version(agent: Agent, config: dict[str, Any], actor: Actor, note: str) -> AgentVersion:
     versions = AgentVersion.objects.for_tenant(agent.tenant_id).filter(agent_id=agent.pk)
     latest = versions.aggregate(latest=Max("number"))["latest"] or 0
     version = AgentVersion(
@@ -294,7 +291,7 @@ def agent_publish(
     *,
     tenant: Tenant,
     agent_id: int,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     ip: str | None = None,
     note: str = "",
 ) -> AgentVersion:
@@ -318,7 +315,7 @@ def agent_rollback(
     tenant: Tenant,
     agent_id: int,
     number: int,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> AgentVersion:
     """Publish a copy of version `number` as the newest version (see the module docstring)."""

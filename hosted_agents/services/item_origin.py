@@ -7,12 +7,12 @@ thread in one UPDATE. Rows are ordered by their auto-increment id, so "newer" ne
 
 from __future__ import annotations
 
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 
 from tenants.models import Tenant, ThreadItem
 
 
-def _items(tenant: Tenant, thread_id: str):  # type: ignore[no-untyped-def]
+def _items(tenant: Tenant, thread_id: str) -> QuerySet[ThreadItem]:
     return ThreadItem.objects.for_tenant(tenant).filter(
         thread__tenant=tenant, thread__public_id=thread_id
     )

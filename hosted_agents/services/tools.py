@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
@@ -25,7 +24,7 @@ from hosted_agents.models.tools import (
 from hosted_agents.tools.http import template_fields
 from tenants.encryption import encrypt, mask_secret
 from tenants.models import Tenant
-from tenants.services.audit import audit_event_record
+from tenants.services.audit import Actor, audit_event_record
 
 MAX_HEADERS = 20
 # Framing and routing headers are the fetch's to set (it refuses them too).
@@ -150,7 +149,7 @@ def http_tool_create(
     args_schema: dict[str, Any] | None = None,
     time_limit_seconds: float = 10.0,
     max_response_bytes: int = 64 * 1024,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> HttpTool:
     """Define an HTTP tool; header values are encrypted and only their hints shown again."""
@@ -182,7 +181,7 @@ def http_tool_update(
     tenant: Tenant,
     tool_id: int,
     changes: dict[str, Any],
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> HttpTool:
     """Change an HTTP tool; `headers` (if given and not None) replaces all header values."""
@@ -214,7 +213,7 @@ def http_tool_update(
 
 @transaction.atomic
 def http_tool_delete(
-    *, tenant: Tenant, tool_id: int, actor: AbstractBaseUser | None = None, ip: str | None = None
+    *, tenant: Tenant, tool_id: int, actor: Actor = None, ip: str | None = None
 ) -> None:
     tool = HttpTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
     if tool is None:
@@ -246,7 +245,7 @@ def client_tool_create(
     name: str,
     description: str,
     args_schema: dict[str, Any] | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> ClientTool:
     """Define a tool that the ChatKit client runs (a `client_tool_call` item)."""
@@ -270,7 +269,7 @@ def client_tool_update(
     tenant: Tenant,
     tool_id: int,
     changes: dict[str, Any],
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> ClientTool:
     tool = ClientTool.objects.for_tenant(tenant).select_for_update().filter(pk=tool_id).first()
@@ -295,7 +294,7 @@ def client_tool_update(
 
 @transaction.atomic
 def client_tool_delete(
-    *, tenant: Tenant, tool_id: int, actor: AbstractBaseUser | None = None, ip: str | None = None
+    *, tenant: Tenant, tool_id: int, actor: Actor = None, ip: str | None = None
 ) -> None:
     tool = ClientTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
     if tool is None:

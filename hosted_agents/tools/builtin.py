@@ -76,7 +76,7 @@ def evaluate(expression: str) -> float | int:
     except SyntaxError:
         raise ValueError("not an arithmetic expression") from None
     try:
-        value = _value(tree.body)
+        value: float | int = _value(tree.body)
     except (ArithmeticError, TypeError) as error:
         raise ValueError(str(error) or type(error).__name__) from None
     if isinstance(value, float) and not math.isfinite(value):

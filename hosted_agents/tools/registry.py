@@ -56,7 +56,8 @@ class CodeTool:
     func: Callable[..., Any]
     long_running: bool
     time_limit_seconds: float
-    # Built from `func` when not given; validates arguments and maps them to the call.
+    # Built from `func` when not given; validates arguments and maps them to the call. The None
+    # default never outlives __post_init__, so the field is typed without it.
     schema: FuncSchema = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -157,12 +158,14 @@ def _without_progress(func: Callable[..., Any], signature: inspect.Signature) ->
     def stand_in(*args: Any, **kwargs: Any) -> Any:  # only ever inspected, never called
         raise AssertionError
 
+    # inspect.signature reads __signature__ and get_type_hints follows __wrapped__; typeshed
+    # declares neither on functions.
     stand_in.__signature__ = signature  # type: ignore[attr-defined]
     stand_in.__annotations__ = {
         key: value for key, value in func.__annotations__.items() if key != PROGRESS_PARAMETER
     }
     # get_type_hints follows __wrapped__ to find the globals that string annotations name.
-    stand_in.__wrapped__ = func  # type: ignore[attr-defined]
+    stand_in.__wrapped__ = func  # type: ignore[attr-defined]  # (see __signature__ above)
     stand_in.__doc__ = func.__doc__
     stand_in.__name__ = func.__name__
     stand_in.__qualname__ = func.__qualname__

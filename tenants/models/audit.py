@@ -37,7 +37,8 @@ class AuditEvent(TenantOwnedModel):
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # Same managers as every tenant-owned model, with the append-only queryset.
+    # Same managers as every tenant-owned model, with the append-only queryset. (django-stubs
+    # reads the base's managers as class variables and these as instance ones: [misc].)
     objects = TenantScopedManager.from_queryset(AuditEventQuerySet)()  # type: ignore[misc]
     unscoped = models.Manager.from_queryset(AuditEventQuerySet)()  # type: ignore[misc]
 

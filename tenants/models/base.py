@@ -59,6 +59,8 @@ class TenantOwnedModel(models.Model):
             or self.tenant_id is None
         ):
             return  # The database still enforces it.
+        # Constraint fields are concrete fields; get_field is typed to return relations too,
+        # which have no attname.
         lookup = {name: getattr(self, self._meta.get_field(name).attname) for name in fields}  # type: ignore[union-attr]
         rows = type(self).objects.for_tenant(self.tenant_id).filter(**lookup)
         if not self._state.adding:

@@ -7,7 +7,7 @@ from tenants.services.api_keys import (
     api_key_create,
     api_key_revoke,
 )
-from tenants.services.audit import audit_event_record
+from tenants.services.audit import Actor, audit_event_record
 from tenants.services.feedback import feedback_create
 from tenants.services.provider_credentials import (
     provider_credential_create,
@@ -25,6 +25,7 @@ from tenants.services.tenants import (
 
 __all__ = [
     "LAST_USED_INTERVAL",
+    "Actor",
     "IssuedApiKey",
     "api_key_authenticate",
     "api_key_create",

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +12,7 @@ from django.utils import timezone
 from tenants.exceptions import ApiKeyRejected, InvalidInput, ObjectNotFound, RejectionReason
 from tenants.key_format import key_generate, key_hash, key_lookup_id
 from tenants.models import ApiKey, Tenant
-from tenants.services.audit import audit_event_record
+from tenants.services.audit import Actor, audit_event_record
 
 # last_used_at/last_used_ip are written at most this often per key.
 LAST_USED_INTERVAL = timedelta(seconds=60)
@@ -44,7 +43,7 @@ def api_key_create(
     name: str,
     scopes: list[str],
     expires_at: datetime | None = None,
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> IssuedApiKey:
     """Create a key for `tenant`; a tenant may hold several live keys, to rotate them."""
@@ -81,7 +80,7 @@ def api_key_revoke(
     *,
     tenant: Tenant,
     key_id: int,
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> ApiKey:
     """Revoke a key at once; revoking a revoked key changes nothing."""

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from django.contrib.auth.models import User
 
 from tenants.models import AuditEvent, Tenant
 
+# Who made a change: a user, or None when the platform itself did (a task, a command).
+# Every service that records an audit event takes its `actor` as this one type.
+Actor: TypeAlias = User | None
+
 
 def audit_event_record(
     *,
     tenant: Tenant,
-    actor: User | None,
+    actor: Actor,
     action: str,
     target: Any,
     before: dict[str, Any] | None = None,

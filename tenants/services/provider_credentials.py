@@ -3,13 +3,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.contrib.auth.models import User
 from django.db import transaction
 
 from tenants.encryption import encrypt, mask_secret
 from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from tenants.models import ProviderCredential, Tenant
-from tenants.services.audit import audit_event_record
+from tenants.services.audit import Actor, audit_event_record
 
 Kind = ProviderCredential.Kind
 
@@ -62,7 +61,7 @@ def provider_credential_create(
     secret: str,
     base_url: str = "",
     api: str = ProviderCredential.Api.RESPONSES,
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> ProviderCredential:
     """Store a provider key, encrypted; only its masked hint can be shown afterwards."""
@@ -91,7 +90,7 @@ def provider_credential_update(
     tenant: Tenant,
     credential_id: int,
     changes: dict[str, str],
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> ProviderCredential:
     """Change name, base_url, api or secret; an empty or missing secret keeps the old one."""
@@ -133,7 +132,7 @@ def provider_credential_delete(
     *,
     tenant: Tenant,
     credential_id: int,
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> None:
     credential = ProviderCredential.objects.for_tenant(tenant).filter(pk=credential_id).first()

@@ -10,7 +10,7 @@ from django.utils.text import slugify
 from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from tenants.models import Membership, Tenant
 from tenants.models.tenancy import normalize_origin
-from tenants.services.audit import audit_event_record
+from tenants.services.audit import Actor, audit_event_record
 
 _UPDATABLE = {"name", "allowed_origins", "monthly_token_quota", "requests_per_minute"}
 
@@ -48,7 +48,7 @@ def tenant_create(
     slug: str,
     name: str,
     owner: User,
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> Tenant:
     """Create a tenant with `owner` as its first owner."""
@@ -76,7 +76,7 @@ def tenant_update(
     *,
     tenant: Tenant,
     changes: dict[str, Any],
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> Tenant:
     """Change a tenant's name, allowed origins or quotas (None quota: no limit)."""
@@ -115,7 +115,7 @@ def tenant_set_status(
     *,
     tenant: Tenant,
     status: str,
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> Tenant:
     """Suspend or reactivate a tenant; a suspended tenant's keys stop working at once."""
@@ -144,7 +144,7 @@ def membership_add(
     tenant: Tenant,
     user: User,
     role: str,
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> Membership:
     if role not in Membership.Role.values:
@@ -171,7 +171,7 @@ def membership_remove(
     *,
     tenant: Tenant,
     user: User,
-    actor: User | None = None,
+    actor: Actor = None,
     ip: str | None = None,
 ) -> None:
     """Remove a user from a tenant; the last owner cannot be removed."""

@@ -18,7 +18,9 @@ GOOD_PRODUCTION = {
 }
 
 
-def _manage(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _manage(
+    args: list[str], env: dict[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in GOOD_PRODUCTION and k != "REDIS_URL"}
     clean.update(env, PLATFORM_DATA_DIR=str(tmp_path))
     return subprocess.run(
