@@ -79,7 +79,8 @@ def now() -> datetime:
 
 
 def elapsed_seconds(since: datetime) -> int:
-    start = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    # A naive start is local time, as protocol timestamps read it (chatkit_core.types).
+    start = since if since.tzinfo is not None else since.astimezone(UTC)
     return int((now() - start).total_seconds())
 
 

@@ -6,8 +6,10 @@ Exception tree::
     ├── BaseStreamError        raised inside `respond`/`action`; becomes an `error` event
     │   ├── StreamError        coded error; the client shows its own localized text
     │   └── CustomStreamError  carries a user-facing `message`
-    └── ProtocolError          the request breaks the protocol; hosts answer HTTP 4xx
-        └── InvalidRequestError  the body is not a valid ChatKit request envelope
+    └── ProtocolError          the request cannot be served; answer HTTP `status_code`
+        ├── InvalidRequestError      the body is not a valid ChatKit request (400)
+        └── UnsupportedOperationError  this server does not offer the operation (501);
+                                       also a `NotImplementedError`, see its docstring
 
 `ErrorCode` is open-ended: the protocol lets new codes appear, so treat unknown ones as
 generic failures.
@@ -27,6 +29,7 @@ __all__ = [
     "InvalidRequestError",
     "ProtocolError",
     "StreamError",
+    "UnsupportedOperationError",
 ]
 
 
@@ -96,3 +99,18 @@ class InvalidRequestError(ProtocolError):
     `type` string), `unknown_type` (not a known operation), `invalid_params` (missing or
     malformed `params`).
     """
+
+
+class UnsupportedOperationError(ProtocolError, NotImplementedError):
+    """The request is valid but this server does not offer the operation (HTTP 501).
+
+    Raised by `process()` for `attachments.*` without an attachment store, and by the
+    default `transcribe` and `sync_action` hooks (override them to offer the operation).
+    Code: `unsupported_operation`. It is also a `NotImplementedError` (hence a
+    `RuntimeError`), so handlers written for the reference server's errors still catch it.
+    """
+
+    status_code: int = 501
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unsupported_operation", message)

@@ -11,12 +11,36 @@ Where we deliberately differ from the reference server (protocol recommendations
 * A body that is not a valid request makes `process()` raise `InvalidRequestError` before
   anything is read or written; answer it with HTTP 400 and its `code`/`message`.
 * A non-streaming operation on a missing record lets the store's `NotFoundError` escape
-  (answer 404); nothing has been written at that point.
+  (answer 404); nothing has been written at that point. A store whose `load_thread` or
+  `load_item` returns None (the seed reference's signature allows it) is read the same
+  way: the server raises `NotFoundError` instead of failing on `None`.
+* An operation this server does not offer raises `UnsupportedOperationError` (a
+  `ProtocolError`, status 501; also a `NotImplementedError`): `attachments.*` without an
+  attachment store, `input.transcribe` and `threads.sync_custom_action` unless the hook is
+  overridden. The reference raises a bare `RuntimeError`/`NotImplementedError`.
+* `limit` of `threads.list`/`items.list`: null or 0 means `DEFAULT_PAGE_SIZE`, a negative
+  value is an `InvalidRequestError` (`invalid_params`), and anything above
+  `MAX_PAGE_SIZE` (100) is lowered to it; `has_more`/`after` still let a client page on.
+* `items.feedback` loads the thread first (unknown thread: `NotFoundError`), and
+  `add_feedback` receives only the ids of items that exist in that thread (possibly
+  none); the reference passes the request's ids through unchecked.
 * A streaming operation that fails before its respond pipeline starts (unknown thread,
   unknown attachment, no pending client tool call, ...) yields one
   `{"type":"error","code":"stream.error","allow_retry":false}` event and ends, instead of
   cutting the connection. Its checks all run before its first write.
-* Timestamps we create are timezone-aware UTC.
+* Timestamps are timezone-aware UTC: the ones we create, and every `created_at` you set,
+  since a naive value (`datetime.now()`) is read as local time and converted to UTC when
+  the record is built or the field assigned. Code written for the reference that computes
+  `datetime.now() - thread.created_at` must use `datetime.now(UTC)` here (mixing naive
+  and aware datetimes raises `TypeError`). Naive values therefore reach the wire as UTC
+  with `Z` where the reference writes them as they are.
+* `ThreadMetadata.updated_at` (set to now whenever the server saves the thread) and
+  `UserMessageItem.metadata` exist here and not in the reference; both are server-private
+  and never sent to clients.
+* The request context that `_to_agent_input` reads is bound for the duration of a
+  `process()` call and, for a streaming answer, while the stream is iterated; it is unbound
+  when the stream ends if the same task (context) that started it finishes it. A stream
+  iterated from several tasks leaves the binding to the task that started it.
 * Input the protocol types accept but an operation cannot use raises
   `InvalidRequestError` too (`threads.sync_custom_action` naming a non-widget item,
   `input.transcribe` with invalid base64), where the reference raises `ValueError` or
@@ -55,10 +79,11 @@ from chatkit_core._pipeline import (
 from chatkit_core._serialization import dump_json, parse_request, sse_event
 from chatkit_core._server_widgets import diff_widget, stream_widget
 from chatkit_core.actions import Action
-from chatkit_core.errors import ErrorCode, InvalidRequestError
+from chatkit_core.errors import ErrorCode, InvalidRequestError, UnsupportedOperationError
 from chatkit_core.store import AttachmentStore, NotFoundError, Store
 from chatkit_core.types import (
     AssistantMessageItem,
+    Attachment,
     AttachmentsCreateReq,
     AttachmentsDeleteReq,
     AudioInput,
@@ -110,6 +135,7 @@ from chatkit_core.types import (
 __all__ = [
     "DEFAULT_ERROR_MESSAGE",
     "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
     "ChatKitServer",
     "NonStreamingResult",
     "StreamingResult",
@@ -124,9 +150,12 @@ logger = logging.getLogger("chatkit_core.server")
 DEFAULT_PAGE_SIZE = 20
 """Page size used when a request names none (protocol §5.8, §5.9, §5.12)."""
 
+MAX_PAGE_SIZE = 100
+"""Largest page `threads.list`/`items.list` return; a larger `limit` is lowered to it."""
+
 DEFAULT_ERROR_MESSAGE = "An error occurred when generating a response."
 
-CANCELLED_STREAM_NOTE = (
+_CANCELLED_STREAM_NOTE = (
     "The user stopped the previous response before it finished. "
     "Do not resume or continue that earlier request."
 )
@@ -219,11 +248,11 @@ class ChatKitServer(ABC, Generic[TContext]):
         self.attachment_store = attachment_store
 
     def _get_attachment_store(self) -> AttachmentStore[TContext]:
-        """Return the attachment store, or raise `RuntimeError` when none was configured."""
+        """Return the attachment store, or raise `UnsupportedOperationError` without one."""
         if self.attachment_store is None:
-            raise RuntimeError(
-                "No AttachmentStore configured: pass attachment_store= to ChatKitServer "
-                "to support attachment operations."
+            raise UnsupportedOperationError(
+                "This server has no attachment store: pass attachment_store= to "
+                "ChatKitServer to support attachment operations."
             )
         return self.attachment_store
 
@@ -253,8 +282,14 @@ class ChatKitServer(ABC, Generic[TContext]):
         """Record user feedback on items; the default ignores it."""
 
     async def transcribe(self, audio_input: AudioInput, context: TContext) -> TranscriptionResult:
-        """Return the text spoken in `audio_input` (dictation); override to support it."""
-        raise NotImplementedError("Override transcribe() to support input.transcribe requests.")
+        """Return the text spoken in `audio_input` (dictation); override to support it.
+
+        The default raises `UnsupportedOperationError` (HTTP 501).
+        """
+        raise UnsupportedOperationError(
+            "This server does not support dictation: override transcribe() to handle "
+            "input.transcribe requests."
+        )
 
     def action(
         self,
@@ -273,8 +308,14 @@ class ChatKitServer(ABC, Generic[TContext]):
         sender: WidgetItem | None,
         context: TContext,
     ) -> SyncCustomActionResponse:
-        """Return the answer to a non-streaming widget action; override to support them."""
-        raise NotImplementedError("Override sync_action() to react to threads.sync_custom_action.")
+        """Return the answer to a non-streaming widget action; override to support them.
+
+        The default raises `UnsupportedOperationError` (HTTP 501).
+        """
+        raise UnsupportedOperationError(
+            "This server does not handle synchronous widget actions: override "
+            "sync_action() to handle threads.sync_custom_action requests."
+        )
 
     def get_stream_options(self, thread: ThreadMetadata, context: TContext) -> StreamOptions:
         """Return the options sent first in every response stream (cancel allowed)."""
@@ -302,7 +343,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             id=self.store.generate_item_id("sdk_hidden_context", thread, context),
             thread_id=thread.id,
             created_at=datetime.now(UTC),
-            content=CANCELLED_STREAM_NOTE,
+            content=_CANCELLED_STREAM_NOTE,
         )
         await self.store.add_thread_item(thread.id, note, context=context)
 
@@ -313,11 +354,21 @@ class ChatKitServer(ABC, Generic[TContext]):
     ) -> StreamingResult | NonStreamingResult:
         """Handle one protocol request body for the caller described by `context`.
 
-        Raise `InvalidRequestError` (HTTP 400) when the body is not a valid request, and let
-        the store's `NotFoundError` (HTTP 404) escape from non-streaming operations; in both
-        cases nothing has been written. Streaming work starts when the result is iterated.
+        `request` is the raw body (`bytes` or `str`), not parsed JSON. Raise
+        `InvalidRequestError` (HTTP 400) when the body is not a valid request,
+        `UnsupportedOperationError` (HTTP 501) for an operation this server does not offer,
+        and let the store's `NotFoundError` (HTTP 404) escape from non-streaming operations;
+        in all three cases nothing has been written. Streaming work starts when the result
+        is iterated. Any `ProtocolError` carries the status to answer in `status_code`.
         """
-        parsed = parse_request(bytes(request) if isinstance(request, bytearray) else request)
+        if isinstance(request, bytearray | memoryview):
+            request = bytes(request)
+        elif not isinstance(request, bytes | str):
+            raise TypeError(
+                "ChatKitServer.process() takes the raw request body as bytes or str "
+                f"(for example `await request.body()`), not {type(request).__name__}"
+            )
+        parsed = parse_request(request)
         if is_streaming_req(parsed):
             return StreamingResult(self._stream(parsed, context))
         token = _request_context.set(context)
@@ -359,7 +410,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             case ThreadsListReq():
                 params = request.params
                 threads = await self.store.load_threads(
-                    params.limit or DEFAULT_PAGE_SIZE, params.after, params.order, context
+                    _page_size(params.limit), params.after, params.order, context
                 )
                 return dump_json(
                     _ThreadPage.model_construct(
@@ -373,24 +424,28 @@ class ChatKitServer(ABC, Generic[TContext]):
                 items = await self.store.load_thread_items(
                     list_params.thread_id,
                     list_params.after,
-                    list_params.limit or DEFAULT_PAGE_SIZE,
+                    _page_size(list_params.limit),
                     list_params.order,
                     context,
                 )
                 return dump_json(_without_hidden(items))
             case ThreadsUpdateReq():
-                metadata = await self.store.load_thread(request.params.thread_id, context)
+                metadata = await self._load_thread(request.params.thread_id, context)
                 metadata.title = request.params.title
-                await self.store.save_thread(metadata, context=context)
+                await self._save_thread(metadata, context)
                 return dump_json(self._to_thread_response(metadata))
             case ThreadsDeleteReq():
                 await self.store.delete_thread(request.params.thread_id, context=context)
                 return b"{}"
             case ItemsFeedbackReq():
                 feedback = request.params
-                await self.add_feedback(
-                    feedback.thread_id, feedback.item_ids, feedback.kind, context
-                )
+                rated = await self._load_thread(feedback.thread_id, context)
+                item_ids = [
+                    item_id
+                    for item_id in feedback.item_ids
+                    if await self._has_item(rated.id, item_id, context)
+                ]
+                await self.add_feedback(rated.id, item_ids, feedback.kind, context)
                 return b"{}"
             case _:
                 return await self._answer_other(request, context)
@@ -416,7 +471,7 @@ class ChatKitServer(ABC, Generic[TContext]):
                 return dump_json(await self.transcribe(audio, context))
             case ThreadsSyncCustomActionReq():
                 params = request.params
-                thread = await self.store.load_thread(params.thread_id, context)
+                thread = await self._load_thread(params.thread_id, context)
                 sender = await self._load_sender(params.thread_id, params.item_id, context)
                 if sender is not None and not isinstance(sender, WidgetItem):
                     raise InvalidRequestError(
@@ -432,70 +487,76 @@ class ChatKitServer(ABC, Generic[TContext]):
         self, request: StreamingReq, context: TContext
     ) -> AsyncGenerator[bytes, None]:
         """Run a streaming operation: checks and writes, then the respond pipeline (§5.0)."""
-        _request_context.set(context)
+        token = _request_context.set(context)
         try:
-            plan = await self._prepare(request, context)
-        except Exception as exc:
-            if isinstance(exc, NotFoundError | _Rejected):
-                logger.warning("Rejected %s request: %r", request.type, exc)
-            else:
-                logger.exception("Failed to start %s", request.type)
-            yield sse_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False))
-            return
-        for lead in plan.lead:
-            yield sse_event(lead)
-        if plan.producer is None:
-            return
+            try:
+                plan = await self._prepare(request, context)
+            except Exception as exc:
+                if isinstance(exc, NotFoundError | _Rejected):
+                    logger.warning("Rejected %s request: %r", request.type, exc)
+                else:
+                    logger.exception("Failed to start %s", request.type)
+                yield sse_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False))
+                return
+            for lead in plan.lead:
+                yield sse_event(lead)
+            if plan.producer is None:
+                return
 
-        # The pipeline is inlined here (not a nested generator) to keep the per-event cost
-        # to one dispatch, one serialization and one cheap change check.
-        thread = plan.thread
-        thread_id = thread.id
-        store = self.store
-        pending = PendingItems()
-        watch = ThreadWatch(thread)
-        stream: AsyncIterator[ThreadStreamEvent] | None = None
-        try:
-            options = self.get_stream_options(thread, context)
-            yield sse_event(StreamOptionsEvent(stream_options=options))
-            stream = plan.producer()
-            async for event in stream:
-                if isinstance(event, ThreadItemUpdatedEvent):
-                    pending.apply(event)
-                elif isinstance(event, ThreadItemAddedEvent):
-                    pending.add(event.item)
-                elif isinstance(event, ThreadItemDoneEvent):
-                    await store.add_thread_item(thread_id, event.item, context=context)
-                    pending.discard(event.item.id)
-                    if event.item.type in HIDDEN_ITEM_TYPES:
-                        if watch.changed():
-                            yield await self._announce_thread_change(thread, context)
-                        continue
-                elif isinstance(event, ThreadItemRemovedEvent):
-                    await store.delete_thread_item(thread_id, event.item_id, context=context)
-                    pending.discard(event.item_id)
-                elif isinstance(event, ThreadItemReplacedEvent):
-                    await store.save_item(thread_id, event.item, context=context)
-                    pending.discard(event.item.id)
-                yield sse_event(event)
+            # The pipeline is inlined here (not a nested generator) to keep the per-event cost
+            # to one dispatch, one serialization and one cheap change check.
+            thread = plan.thread
+            thread_id = thread.id
+            store = self.store
+            pending = PendingItems()
+            watch = ThreadWatch(thread)
+            stream: AsyncIterator[ThreadStreamEvent] | None = None
+            try:
+                options = self.get_stream_options(thread, context)
+                yield sse_event(StreamOptionsEvent(stream_options=options))
+                stream = plan.producer()
+                async for event in stream:
+                    if isinstance(event, ThreadItemUpdatedEvent):
+                        pending.apply(event)
+                    elif isinstance(event, ThreadItemAddedEvent):
+                        pending.add(event.item)
+                    elif isinstance(event, ThreadItemDoneEvent):
+                        await store.add_thread_item(thread_id, event.item, context=context)
+                        pending.discard(event.item.id)
+                        if event.item.type in HIDDEN_ITEM_TYPES:
+                            if watch.changed():
+                                yield await self._announce_thread_change(thread, context)
+                            continue
+                    elif isinstance(event, ThreadItemRemovedEvent):
+                        await store.delete_thread_item(thread_id, event.item_id, context=context)
+                        pending.discard(event.item_id)
+                    elif isinstance(event, ThreadItemReplacedEvent):
+                        await store.save_item(thread_id, event.item, context=context)
+                        pending.discard(event.item.id)
+                    yield sse_event(event)
+                    if watch.changed():
+                        yield await self._announce_thread_change(thread, context)
+            except (asyncio.CancelledError, GeneratorExit):
+                await self._persist_cancelled(thread, pending, context)
+                raise
+            except Exception as exc:
+                yield sse_event(error_event_for(exc))
+            finally:
+                await _close_quietly(stream)
+
+            try:
                 if watch.changed():
                     yield await self._announce_thread_change(thread, context)
-        except (asyncio.CancelledError, GeneratorExit):
-            await self._persist_cancelled(thread, pending, context)
-            raise
-        except Exception as exc:
-            yield sse_event(error_event_for(exc))
+            except Exception as exc:
+                yield sse_event(error_event_for(exc))
         finally:
-            await _close_quietly(stream)
-
-        try:
-            if watch.changed():
-                yield await self._announce_thread_change(thread, context)
-        except Exception as exc:
-            yield sse_event(error_event_for(exc))
+            # Only the context that bound the value can unbind it; a stream finished (or
+            # closed by the garbage collector) from another task leaves it to that task.
+            with contextlib.suppress(ValueError):
+                _request_context.reset(token)
 
     async def _announce_thread_change(self, thread: ThreadMetadata, context: TContext) -> bytes:
-        await self.store.save_thread(thread, context=context)
+        await self._save_thread(thread, context)
         return sse_event(ThreadUpdatedEvent(thread=self._to_thread_response(thread)))
 
     async def _persist_cancelled(
@@ -516,7 +577,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             case ThreadsCreateReq():
                 return await self._prepare_create(request, context)
             case ThreadsAddUserMessageReq():
-                thread = await self.store.load_thread(request.params.thread_id, context)
+                thread = await self._load_thread(request.params.thread_id, context)
                 message = await self._build_user_message_item(request.params.input, thread, context)
                 await self._save_user_message(thread, message, context)
                 return _StreamPlan(
@@ -532,7 +593,7 @@ class ChatKitServer(ABC, Generic[TContext]):
                 return await self._prepare_retry(request, context)
             case ThreadsCustomActionReq():
                 params = request.params
-                thread = await self.store.load_thread(params.thread_id, context)
+                thread = await self._load_thread(params.thread_id, context)
                 item = await self._load_sender(params.thread_id, params.item_id, context)
                 if item is not None and not isinstance(item, WidgetItem):
                     raise _Rejected(f"item {params.item_id} is not a widget item")
@@ -551,7 +612,7 @@ class ChatKitServer(ABC, Generic[TContext]):
         # Attachments are loaded before the thread is saved, so an unknown attachment id
         # leaves no empty thread behind.
         message = await self._build_user_message_item(request.params.input, thread, context)
-        await self.store.save_thread(thread, context=context)
+        await self._save_thread(thread, context)
         await self._save_user_message(thread, message, context)
         lead: list[ThreadStreamEvent] = [
             ThreadCreatedEvent(thread=self._to_thread_response(thread)),
@@ -562,7 +623,7 @@ class ChatKitServer(ABC, Generic[TContext]):
     async def _prepare_tool_output(
         self, request: ThreadsAddClientToolOutputReq, context: TContext
     ) -> _StreamPlan:
-        thread = await self.store.load_thread(request.params.thread_id, context)
+        thread = await self._load_thread(request.params.thread_id, context)
         newest = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
         call = newest.data[0] if newest.data else None
         if not isinstance(call, ClientToolCallItem) or call.status != "pending":
@@ -588,8 +649,8 @@ class ChatKitServer(ABC, Generic[TContext]):
         self, request: ThreadsAddStructuredInputReq, context: TContext
     ) -> _StreamPlan:
         params = request.params
-        thread = await self.store.load_thread(params.thread_id, context)
-        item = await self.store.load_item(params.thread_id, params.item_id, context)
+        thread = await self._load_thread(params.thread_id, context)
+        item = await self._load_item(params.thread_id, params.item_id, context)
         if not isinstance(item, StructuredInputItem) or item.status != "pending":
             raise _Rejected(f"item {params.item_id} is not a pending structured input")
         answered = await self._apply_structured_input_submission(item, params.input)
@@ -630,7 +691,7 @@ class ChatKitServer(ABC, Generic[TContext]):
         self, request: ThreadsRetryAfterItemReq, context: TContext
     ) -> _StreamPlan:
         params = request.params
-        thread = await self.store.load_thread(params.thread_id, context)
+        thread = await self._load_thread(params.thread_id, context)
         newer: list[ThreadItem] = []
         async for item in self._iter_items(thread.id, "desc", context, DEFAULT_PAGE_SIZE):
             if item.id != params.item_id:
@@ -646,11 +707,46 @@ class ChatKitServer(ABC, Generic[TContext]):
 
     # --- helpers -----------------------------------------------------------------------
 
+    async def _load_thread(self, thread_id: str, context: TContext) -> ThreadMetadata:
+        """Load a thread; a store that answers None (seed-style) means `NotFoundError`."""
+        thread = cast(ThreadMetadata | None, await self.store.load_thread(thread_id, context))
+        if thread is None:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        return thread
+
+    async def _load_item(self, thread_id: str, item_id: str, context: TContext) -> ThreadItem:
+        """Load an item; a store that answers None means `NotFoundError`."""
+        item = cast(ThreadItem | None, await self.store.load_item(thread_id, item_id, context))
+        if item is None:
+            raise NotFoundError(f"Item {item_id} not found in thread {thread_id}")
+        return item
+
+    async def _load_attachment(self, attachment_id: str, context: TContext) -> Attachment:
+        """Load attachment metadata; a store that answers None means `NotFoundError`."""
+        attachment = cast(
+            Attachment | None, await self.store.load_attachment(attachment_id, context)
+        )
+        if attachment is None:
+            raise NotFoundError(f"Attachment {attachment_id} not found")
+        return attachment
+
+    async def _has_item(self, thread_id: str, item_id: str, context: TContext) -> bool:
+        try:
+            await self._load_item(thread_id, item_id, context)
+        except NotFoundError:
+            return False
+        return True
+
+    async def _save_thread(self, thread: ThreadMetadata, context: TContext) -> None:
+        """Save a thread's metadata, stamping `updated_at` (server-private) with now."""
+        thread.updated_at = datetime.now(UTC)
+        await self.store.save_thread(thread, context=context)
+
     async def _build_user_message_item(
         self, input: UserMessageInput, thread: ThreadMetadata, context: TContext
     ) -> UserMessageItem:
         attachments = [
-            (await self.store.load_attachment(attachment_id, context)).model_copy(
+            (await self._load_attachment(attachment_id, context)).model_copy(
                 update={"thread_id": thread.id}
             )
             for attachment_id in input.attachments
@@ -678,10 +774,10 @@ class ChatKitServer(ABC, Generic[TContext]):
         """Return the item an action names (it should be a widget item), or None."""
         if not item_id:
             return None
-        return await self.store.load_item(thread_id, item_id, context)
+        return await self._load_item(thread_id, item_id, context)
 
     async def _load_full_thread(self, thread_id: str, context: TContext) -> Thread:
-        metadata = await self.store.load_thread(thread_id, context)
+        metadata = await self._load_thread(thread_id, context)
         items = await self.store.load_thread_items(
             thread_id, None, DEFAULT_PAGE_SIZE, "asc", context
         )
@@ -724,6 +820,15 @@ class ChatKitServer(ABC, Generic[TContext]):
             metadata={},
             items=items,
         )
+
+
+def _page_size(limit: int | None) -> int:
+    """Return the page size for a request's `limit` (see `DEFAULT_PAGE_SIZE`, `MAX_PAGE_SIZE`)."""
+    if not limit:
+        return DEFAULT_PAGE_SIZE
+    if limit < 0:
+        raise InvalidRequestError("invalid_params", "params.limit: must not be negative")
+    return min(limit, MAX_PAGE_SIZE)
 
 
 def _fields(metadata: ThreadMetadata) -> dict[str, Any]:

@@ -8,7 +8,9 @@ Ordering and paging rules shared by all implementations (the conformance suite i
 `chatkit_core.testing` checks them):
 
 * threads and items are ordered by `created_at`; equal timestamps keep insertion order;
-* `after` is exclusive: a page starts just past the record with that id;
+* `after` is exclusive: a page starts just past the record with that id; an unknown
+  `after` (a deleted record, a record of another thread or scope) gives an empty page
+  with `has_more` false, so a stale cursor never silently restarts from the first page;
 * `has_more` tells whether records remain past the page, and `Page.after` is the id of
   the page's last record only when `has_more` is true.
 """
@@ -128,7 +130,11 @@ class Store(ABC, Generic[TContext]):
 
     @abstractmethod
     async def load_thread(self, thread_id: str, context: TContext) -> ThreadMetadata:
-        """Return a thread's metadata, or raise `NotFoundError`."""
+        """Return a thread's metadata, or raise `NotFoundError`.
+
+        `ChatKitServer` also reads a `None` result (allowed by the seed reference) as not
+        found, but raising is the contract `chatkit_core.testing` checks.
+        """
 
     @abstractmethod
     async def save_thread(self, thread: ThreadMetadata, context: TContext) -> None:
@@ -177,7 +183,10 @@ class Store(ABC, Generic[TContext]):
 
     @abstractmethod
     async def load_item(self, thread_id: str, item_id: str, context: TContext) -> ThreadItem:
-        """Return one item of a thread, or raise `NotFoundError`."""
+        """Return one item of a thread, or raise `NotFoundError`.
+
+        `ChatKitServer` reads a `None` result as not found too.
+        """
 
     @abstractmethod
     async def delete_thread(self, thread_id: str, context: TContext) -> None:
@@ -195,9 +204,15 @@ _SortKey = tuple[datetime, int]
 
 
 def _sort_time(value: datetime) -> datetime:
-    # Naive timestamps (the official server creates some) are read as UTC so that they
-    # compare with aware ones instead of raising TypeError.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    # Protocol records are always aware (see chatkit_core.types); a naive value can only
+    # come from `model_construct`. Like the types, read it as local time, so that it sorts
+    # where `datetime.now()` meant it and compares with aware values without TypeError.
+    if value.tzinfo is not None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, OSError, ValueError):
+        return value.replace(tzinfo=UTC)
 
 
 class _OrderedIndex(Generic[_V]):
@@ -242,9 +257,14 @@ class _OrderedIndex(Generic[_V]):
 
     def page(self, after: str | None, limit: int, order: str) -> tuple[list[_V], bool]:
         """Return up to `limit` records past the cursor, and whether more remain."""
+        if order not in ("asc", "desc"):
+            raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
         limit = max(limit, 0)
-        # An unknown cursor (for example a deleted record) restarts from the beginning.
         cursor = self._records.get(after) if after is not None else None
+        if after is not None and cursor is None:
+            # An unknown cursor (a deleted record, say) ends the listing: restarting from
+            # the first page would make a client show records twice.
+            return [], False
         if order == "asc":
             start = 0 if cursor is None else bisect_left(self._keys, cursor[0]) + 1
             ids = self._ids[start : start + limit]
@@ -254,8 +274,6 @@ class _OrderedIndex(Generic[_V]):
             start = max(end - limit, 0)
             ids = self._ids[start:end][::-1]
             has_more = start > 0
-        else:
-            raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
         return [self._records[record_id][1] for record_id in ids], has_more
 
 

@@ -174,6 +174,7 @@ _ITEM_PAYLOADS: list[tuple[Any, dict[str, Any]]] = [
             "attachments": [_image_attachment("atc_img00001", "thr_any").model_dump()],
             "quoted_text": "a quiet place",
             "inference_options": {"tool_choice": {"id": "search"}, "model": "gpt-test"},
+            "metadata": {"channel": "web", "nested": {"ids": [1, 2], "flag": None}},
         },
     ),
     (
@@ -456,6 +457,20 @@ class StoreConformance:
         assert (last.has_more, last.after) == (False, None)
 
     @pytest.mark.parametrize("order", ["asc", "desc"])
+    async def test_thread_list_after_an_unknown_cursor_is_an_empty_last_page(
+        self, store: Store[Any], context: Any, order: str
+    ) -> None:
+        # A stale cursor must not restart from the first page: the client would show
+        # threads twice. Unknown ids and deleted threads both end the listing.
+        for index in range(3):
+            await self._new_thread(store, context, _at(index))
+        deleted = await self._new_thread(store, context, _at(10))
+        await store.delete_thread(deleted.id, context=context)
+        for after in ("thr_missing", deleted.id):
+            page = await store.load_threads(limit=2, after=after, order=order, context=context)
+            assert (page.data, page.has_more, page.after) == ([], False, None), after
+
+    @pytest.mark.parametrize("order", ["asc", "desc"])
     async def test_thread_list_stays_stable_while_threads_are_added_between_pages(
         self, store: Store[Any], context: Any, order: str
     ) -> None:
@@ -581,6 +596,22 @@ class StoreConformance:
         assert (_ids(page.data), page.has_more, page.after) == (ordered[3:5], False, None)
         page = await fetch(ordered[4])
         assert (page.data, page.has_more, page.after) == ([], False, None)
+
+    @pytest.mark.parametrize("order", ["asc", "desc"])
+    async def test_item_list_after_an_unknown_cursor_is_an_empty_last_page(
+        self, store: Store[Any], context: Any, order: str
+    ) -> None:
+        # Unknown ids, deleted items and items of another thread all end the listing.
+        thread = await self._new_thread(store, context, _at(0))
+        other = await self._new_thread(store, context, _at(1))
+        items = await self._add_messages(store, context, thread, [_at(i) for i in range(4)])
+        [foreign] = await self._add_messages(store, context, other, [_at(2)])
+        await store.delete_thread_item(thread.id, items[1].id, context=context)
+        for after in ("msg_missing", items[1].id, foreign.id):
+            page = await store.load_thread_items(
+                thread.id, after=after, limit=2, order=order, context=context
+            )
+            assert (page.data, page.has_more, page.after) == ([], False, None), after
 
     async def test_items_are_listed_by_created_at_not_by_insertion(
         self, store: Store[Any], context: Any

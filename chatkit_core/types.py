@@ -10,14 +10,21 @@ Conveniences beyond the wire shape:
   (user tags rendered as `@<tag text>`); `content` keeps the list of parts.
 * `UserMessageTagContent.data` may be omitted by clients and then defaults to `{}`.
 * `Thread.items` defaults to an empty page.
+* Every `created_at` (and `ThreadMetadata.updated_at`) is timezone-aware: a naive value,
+  as `datetime.now()` makes, is read as local time and converted to UTC, both when a
+  record is built and when the field is assigned. Stores therefore only see aware values,
+  and `datetime.now() - item.created_at` must be written `datetime.now(UTC) - ...`.
+* Server-private fields, never sent to clients: `ThreadMetadata.metadata` (sent as `{}`),
+  `ThreadMetadata.updated_at`, `UserMessageItem.metadata` and attachment `metadata`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AnyUrl,
     BaseModel,
     Field,
@@ -168,6 +175,34 @@ _EXCLUDE_METADATA = "exclude_metadata"
 def _hides_metadata(info: SerializationInfo) -> bool:
     context = info.context
     return isinstance(context, dict) and bool(context.get(_EXCLUDE_METADATA))
+
+
+def _aware(value: datetime) -> datetime:
+    """Return `value` if it is timezone-aware, else read it as local time and convert to UTC."""
+    if value.tzinfo is not None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, OSError, ValueError):
+        # At the very ends of the datetime range the local offset cannot be applied.
+        return value.replace(tzinfo=UTC)
+
+
+_Timestamp = Annotated[datetime, AfterValidator(_aware)]
+"""A protocol timestamp: naive values become aware UTC (read as local time)."""
+
+_TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at"})
+
+
+class _AwareTimestamps(BaseModel):
+    """Keeps timestamp fields aware when they are assigned after construction."""
+
+    if not TYPE_CHECKING:  # a visible __setattr__ would make mypy accept any attribute
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name in _TIMESTAMP_FIELDS and isinstance(value, datetime):
+                value = _aware(value)
+            super().__setattr__(name, value)
 
 
 class Page(BaseModel, Generic[T]):
@@ -503,22 +538,36 @@ class StructuredInputSubmission(BaseModel):
 # ---------------------------------------------------------------------------
 
 
-class ThreadItemBase(BaseModel):
-    """Fields shared by every thread item."""
+class ThreadItemBase(_AwareTimestamps):
+    """Fields shared by every thread item (`created_at` is always timezone-aware)."""
 
     id: str
     thread_id: str
-    created_at: datetime
+    created_at: _Timestamp
 
 
 class UserMessageItem(ThreadItemBase):
-    """A message from the user, with attachments embedded in full."""
+    """A message from the user, with attachments embedded in full.
+
+    `metadata` is server-private (integration data kept by the store): dumps made with
+    `context={"exclude_metadata": True}` (as every wire dump is) leave it out.
+    """
 
     type: Literal["user_message"] = "user_message"
     content: list[UserMessageContent]
     attachments: list[Attachment] = Field(default_factory=list)
     quoted_text: str | None = None
     inference_options: InferenceOptions
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _serialize_user_message(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and _hides_metadata(info):
+            data.pop("metadata", None)
+        return data
 
     @property
     def text(self) -> str:
@@ -659,27 +708,32 @@ class ClosedStatus(BaseModel):
 ThreadStatus = Annotated[ActiveStatus | LockedStatus | ClosedStatus, Field(discriminator="type")]
 
 
-class ThreadMetadata(BaseModel):
+class ThreadMetadata(_AwareTimestamps):
     """A thread without its items, as the store keeps it.
 
-    `metadata` is server-private: dumps made with `context={"exclude_metadata": True}`
-    (as every wire dump is) write it as `{}`.
+    `metadata` and `updated_at` are server-private: dumps made with
+    `context={"exclude_metadata": True}` (as every wire dump is) write `metadata` as `{}`
+    and leave `updated_at` out. The server sets `updated_at` to now whenever it saves the
+    thread; a store may keep it or not.
     """
 
     title: str | None = None
     id: str
-    created_at: datetime
+    created_at: _Timestamp
     status: ThreadStatus = Field(default_factory=ActiveStatus)
     allowed_image_domains: list[str] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    updated_at: _Timestamp | None = None
 
     @model_serializer(mode="wrap")
     def _serialize_thread(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> Any:
         data = handler(self)
-        if isinstance(data, dict) and _hides_metadata(info) and "metadata" in data:
-            data["metadata"] = {}
+        if isinstance(data, dict) and _hides_metadata(info):
+            if "metadata" in data:
+                data["metadata"] = {}
+            data.pop("updated_at", None)
         return data
 
 

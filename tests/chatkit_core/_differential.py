@@ -31,10 +31,18 @@ OURS = "chatkit_core"
 # A timestamp the integrator code sets itself: identical on both sides, compared exactly.
 FIXED_AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 FIXED_AT_WIRE = "2025-01-02T03:04:05Z"
-# Naive and offset timestamps an integrator may set: both SDKs must send them unchanged.
+# Naive and offset timestamps an integrator may set. The reference sends both unchanged;
+# we send the offset one unchanged and the naive one read as local time, in UTC (D9).
 FIXED_NAIVE = datetime(2025, 1, 2, 3, 4, 5, 120000)
+FIXED_NAIVE_WIRE = "2025-01-02T03:04:05.120000"
+FIXED_NAIVE_AS_UTC_WIRE = FIXED_NAIVE.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 FIXED_OFFSET = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))
-_INTEGRATOR_TIMESTAMPS = {FIXED_AT_WIRE, "2025-01-02T03:04:05.120000", "2025-01-02T03:04:05+02:00"}
+_INTEGRATOR_TIMESTAMPS = {
+    FIXED_AT_WIRE,
+    FIXED_NAIVE_WIRE,
+    FIXED_NAIVE_AS_UTC_WIRE,
+    "2025-01-02T03:04:05+02:00",
+}
 
 # The official widget classes warn on import and on every instantiation.
 WIDGET_DEPRECATION = "Direct usage of named widget classes is deprecated"
@@ -152,7 +160,7 @@ def build_backend(sdk: SDK, *, with_files: bool = True) -> Backend:
     def dump(value: Any) -> Any:
         if value is None:
             return None
-        return value.model_dump(mode="json", exclude={"items"})
+        return _without_private(value.model_dump(mode="json", exclude={"items"}))
 
     class DictStore(S.Store[dict]):
         """Threads, items and attachments in dicts; records kept in insertion order."""
@@ -292,7 +300,8 @@ def build_backend(sdk: SDK, *, with_files: bool = True) -> Backend:
             if input_user_message is None:
                 recent = await self.store.load_thread_items(thread.id, None, 3, "desc", context)
                 seen = [
-                    item.model_dump(mode="json", exclude={"created_at"}) for item in recent.data
+                    _without_private(item.model_dump(mode="json", exclude={"created_at"}))
+                    for item in recent.data
                 ]
                 yield self.done(thread, f"continuing after {json.dumps(seen)}", context)
                 return
@@ -744,11 +753,22 @@ def _hide_cancel_note(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def _without_private(record: dict[str, Any]) -> dict[str, Any]:
+    # Server-private fields only chatkit_core has (never on the wire): the thread's
+    # `updated_at` and a user message's `metadata` (D9 in test_differential).
+    record.pop("updated_at", None)
+    if record.get("type") == "user_message":
+        record.pop("metadata", None)
+    return record
+
+
 def _store_state(store: Any) -> dict[str, Any]:
     return {
-        "threads": [thread.model_dump(mode="json") for thread in store.threads.values()],
+        "threads": [
+            _without_private(thread.model_dump(mode="json")) for thread in store.threads.values()
+        ],
         "items": {
-            thread_id: [item.model_dump(mode="json") for item in items]
+            thread_id: [_without_private(item.model_dump(mode="json")) for item in items]
             for thread_id, items in store.items.items()
         },
         "attachments": {

@@ -164,13 +164,16 @@ async def test_memory_store_rejects_items_for_an_unknown_thread() -> None:
         )
 
 
-async def test_memory_store_treats_an_unknown_cursor_as_the_start() -> None:
+@pytest.mark.parametrize("order", ["asc", "desc"])
+async def test_memory_store_ends_the_listing_at_an_unknown_cursor(order: str) -> None:
     store: MemoryStore[Any] = MemoryStore()
     await new_thread(store)
     for index in range(3):
         await store.add_thread_item("thr_1", message(f"msg_{index}", "thr_1", START, "x"), None)
-    page = await store.load_thread_items("thr_1", "msg_gone", 2, "asc", None)
-    assert ([item.id for item in page.data], page.after) == (["msg_0", "msg_1"], "msg_1")
+    page = await store.load_thread_items("thr_1", "msg_gone", 2, order, None)
+    assert (page.data, page.has_more, page.after) == ([], False, None)
+    threads = await store.load_threads(2, "thr_gone", order, None)
+    assert (threads.data, threads.has_more, threads.after) == ([], False, None)
 
 
 async def test_memory_store_rejects_an_unknown_order() -> None:

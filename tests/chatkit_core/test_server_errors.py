@@ -8,15 +8,27 @@ from typing import Any
 
 import pytest
 
-from chatkit_core.errors import CustomStreamError, ErrorCode, InvalidRequestError, StreamError
+from chatkit_core.actions import Action
+from chatkit_core.errors import (
+    CustomStreamError,
+    ErrorCode,
+    InvalidRequestError,
+    ProtocolError,
+    StreamError,
+    UnsupportedOperationError,
+)
 from chatkit_core.store import MemoryStore, NotFoundError
 from chatkit_core.types import (
     AssistantMessageContent,
     AssistantMessageItem,
+    AudioInput,
+    SyncCustomActionResponse,
     ThreadItemDoneEvent,
     ThreadMetadata,
     ThreadStreamEvent,
+    TranscriptionResult,
     UserMessageItem,
+    WidgetItem,
 )
 
 from ._server_harness import (
@@ -271,22 +283,67 @@ async def test_the_default_action_hook_answers_with_a_retryable_error_after_stre
     ]
 
 
-async def test_operations_without_an_attachment_store_or_hooks_fail_loudly() -> None:
+async def test_operations_without_an_attachment_store_or_hooks_are_unsupported() -> None:
     server = ScriptedServer()
     thread_id = await new_thread(server)
+    requests: list[tuple[str, dict[str, Any]]] = [
+        ("attachments.create", {"name": "a", "size": 1, "mime_type": "a/b"}),
+        ("attachments.delete", {"attachment_id": "atc_1"}),
+        ("input.transcribe", {"audio_base64": "", "mime_type": "audio/ogg"}),
+        ("threads.sync_custom_action", {"thread_id": thread_id, "action": {"type": "a"}}),
+    ]
 
-    with pytest.raises(RuntimeError):
-        await call(server, "attachments.create", {"name": "a", "size": 1, "mime_type": "a/b"})
-    with pytest.raises(RuntimeError):
-        await call(server, "attachments.delete", {"attachment_id": "atc_1"})
-    with pytest.raises(NotImplementedError):
-        await call(server, "input.transcribe", {"audio_base64": "", "mime_type": "audio/ogg"})
-    with pytest.raises(NotImplementedError):
-        await call(
-            server,
-            "threads.sync_custom_action",
-            {"thread_id": thread_id, "action": {"type": "a"}},
-        )
+    for op, params in requests:
+        with pytest.raises(UnsupportedOperationError) as raised:
+            await call(server, op, params)
+        error = raised.value
+        assert isinstance(error, ProtocolError), op
+        assert (error.code, error.status_code) == ("unsupported_operation", 501), op
+        # Handlers written for the reference's RuntimeError / NotImplementedError still work.
+        assert isinstance(error, NotImplementedError) and isinstance(error, RuntimeError), op
+
+
+async def test_overridden_hooks_serve_the_operations_the_defaults_refuse() -> None:
+    class Hooks(ScriptedServer):
+        async def transcribe(
+            self, audio_input: AudioInput, context: Context
+        ) -> TranscriptionResult:
+            return TranscriptionResult(text=f"{len(audio_input.data)} bytes")
+
+        async def sync_action(
+            self,
+            thread: ThreadMetadata,
+            action: Action[str, Any],
+            sender: WidgetItem | None,
+            context: Context,
+        ) -> SyncCustomActionResponse:
+            return SyncCustomActionResponse()
+
+    server = Hooks()
+    thread_id = await new_thread(server)
+
+    spoken = await call(server, "input.transcribe", {"audio_base64": "AAAA", "mime_type": "a/b"})
+    answer = await call(
+        server, "threads.sync_custom_action", {"thread_id": thread_id, "action": {"type": "a"}}
+    )
+
+    assert spoken == {"text": "3 bytes"}
+    assert answer == {}
+
+
+async def test_an_official_style_hook_calling_super_still_sees_not_implemented() -> None:
+    class Delegating(ScriptedServer):
+        async def transcribe(
+            self, audio_input: AudioInput, context: Context
+        ) -> TranscriptionResult:
+            try:
+                return await super().transcribe(audio_input, context)
+            except NotImplementedError:
+                return TranscriptionResult(text="fallback")
+
+    spoken = await call(Delegating(), "input.transcribe", {"audio_base64": "", "mime_type": "a/b"})
+
+    assert spoken == {"text": "fallback"}
 
 
 async def test_sync_custom_action_naming_a_non_widget_item_is_a_bad_request() -> None:

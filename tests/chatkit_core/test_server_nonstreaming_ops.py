@@ -204,28 +204,68 @@ async def test_threads_delete_answers_an_empty_object_and_the_thread_is_gone() -
     assert await stored_items(store, thread_id) == []
 
 
-async def test_items_feedback_passes_everything_to_the_hook_and_answers_empty() -> None:
-    received: list[tuple[str, list[str], str, Context]] = []
+class FeedbackServer(ScriptedServer):
+    def __init__(self, store: MemoryStore[Context] | None = None) -> None:
+        super().__init__(store)
+        self.received: list[tuple[str, list[str], str, Context]] = []
 
-    class FeedbackServer(ScriptedServer):
-        async def add_feedback(
-            self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: Context
-        ) -> None:
-            received.append((thread_id, item_ids, feedback, context))
+    async def add_feedback(
+        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: Context
+    ) -> None:
+        self.received.append((thread_id, item_ids, feedback, context))
+
+
+async def test_items_feedback_passes_the_thread_items_to_the_hook_and_answers_empty() -> None:
+    store: MemoryStore[Context] = MemoryStore()
+    server = FeedbackServer(store)
+    thread_id = await new_thread(server)
+    for item_id in ("msg_1", "msg_2"):
+        await store.add_thread_item(thread_id, assistant(item_id, thread_id, "x"), CTX)
 
     answer = await call(
-        FeedbackServer(),
+        server,
         "items.feedback",
-        {"thread_id": "thr_1", "item_ids": ["msg_1", "msg_2"], "kind": "negative"},
+        {"thread_id": thread_id, "item_ids": ["msg_1", "msg_2"], "kind": "negative"},
     )
 
     assert answer == {}
-    assert received == [("thr_1", ["msg_1", "msg_2"], "negative", CTX)]
+    assert server.received == [(thread_id, ["msg_1", "msg_2"], "negative", CTX)]
+
+
+async def test_items_feedback_on_an_unknown_thread_is_not_found_and_calls_no_hook() -> None:
+    server = FeedbackServer()
+
+    with pytest.raises(NotFoundError):
+        await call(
+            server, "items.feedback", {"thread_id": "thr_x", "item_ids": [], "kind": "positive"}
+        )
+    assert server.received == []
+
+
+async def test_items_feedback_passes_only_ids_of_items_of_that_thread() -> None:
+    store: MemoryStore[Context] = MemoryStore()
+    server = FeedbackServer(store)
+    mine, other = await new_thread(server), await new_thread(server)
+    await store.add_thread_item(mine, assistant("msg_mine", mine, "x"), CTX)
+    await store.add_thread_item(other, assistant("msg_other", other, "x"), CTX)
+
+    await call(
+        server,
+        "items.feedback",
+        {"thread_id": mine, "item_ids": ["msg_other", "msg_mine", "msg_gone"], "kind": "positive"},
+    )
+    await call(
+        server, "items.feedback", {"thread_id": mine, "item_ids": ["msg_gone"], "kind": "negative"}
+    )
+
+    assert server.received == [(mine, ["msg_mine"], "positive", CTX), (mine, [], "negative", CTX)]
 
 
 async def test_the_default_feedback_hook_accepts_feedback() -> None:
+    server = ScriptedServer()
+    thread_id = await new_thread(server)
     answer = await call(
-        ScriptedServer(), "items.feedback", {"thread_id": "t", "item_ids": [], "kind": "positive"}
+        server, "items.feedback", {"thread_id": thread_id, "item_ids": [], "kind": "positive"}
     )
     assert answer == {}
 
