@@ -2,14 +2,26 @@
 
 The tenant is fixed when the store is built; the per-request context is accepted (the
 interface requires it) and never consulted, so nothing in a request can widen the scope.
-A store may also be narrowed to one agent and one end user: threads and attachments outside
-the narrowing then behave like missing ones, except that saving a record under an id that
-another end user of the tenant already holds raises `NotFoundError` (ids are unique per
-tenant, and that record must not be overwritten).
+A store may also be narrowed to one agent (by its row, not its slug: an agent created later
+under a deleted agent's slug sees none of its threads) and one end user: threads and
+attachments outside the narrowing then behave like missing ones, except that saving a record
+under an id that another end user of the tenant already holds raises `NotFoundError` (ids
+are unique per tenant, and that record must not be overwritten).
 
 Paging is keyset-based on (created_at, id), the auto-increment id breaking ties in
 insertion order: one indexed range scan per page, no OFFSET and no COUNT, and a cursor
-stays valid while records are added before or after it.
+stays valid while records are added before or after it. A cursor that names no record of
+the listing (a deleted one, or one of another thread) ends it: an empty last page, never a
+restart from the first page, which would show the client every record twice.
+
+Hot paths are one SQL statement each (tests/tenants/test_store_queries.py pins them): a
+page, whatever its cursor, and adding or replacing an item, which is a single
+INSERT ... ON CONFLICT DO UPDATE whose thread is looked up inside the statement.
+
+Attachment names and MIME types are kept whole in the protocol attachment (`data`); the
+`name` and `mime_type` columns are listing copies, shortened to fit their columns (a
+name keeps its extension) rather than refused: a long file name is not the end user's
+error, and the attachment they get back is the one they sent.
 """
 
 from __future__ import annotations
@@ -17,11 +29,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from channels.db import database_sync_to_async
 from django.db import IntegrityError, models, transaction
 from django.db.models import Subquery
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from pydantic import TypeAdapter
 
@@ -30,7 +43,11 @@ from chatkit_core.types import Attachment, Page, ThreadItem, ThreadMetadata
 from tenants.models import Attachment as AttachmentRow
 from tenants.models import Tenant, Thread
 from tenants.models import ThreadItem as ThreadItemRow
+from tenants.models.conversations import MIME_TYPE_MAX_LENGTH, NAME_MAX_LENGTH
 from tenants.services.feedback import feedback_create
+
+if TYPE_CHECKING:
+    from hosted_agents.models import Agent
 
 __all__ = ["DjangoStore"]
 
@@ -61,6 +78,25 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _fit(value: str, limit: int) -> str:
+    """Return `value` cut to `limit` characters, marked with an ellipsis when cut."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+# An extension longer than this is not a file type worth keeping whole.
+_EXTENSION_MAX = 16
+
+
+def _fit_name(name: str, limit: int = NAME_MAX_LENGTH) -> str:
+    """Return a file name cut to `limit` characters, keeping its extension (`report….pdf`)."""
+    if len(name) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension) > _EXTENSION_MAX:
+        return _fit(name, limit)
+    return f"{stem[: limit - len(extension) - 2]}….{extension}"
+
+
 def _one(rows: models.QuerySet[Any, _Row]) -> _Row | None:
     """Return the single row of a unique lookup, or None.
 
@@ -76,16 +112,17 @@ def _keyset_page(
 ) -> tuple[list[tuple[Any, ...]], bool]:
     """Return up to `limit` rows (as `columns`) past the `after` row, and whether more remain.
 
-    An unknown cursor (a deleted record, say) restarts from the beginning, as in MemoryStore.
+    One statement: the cursor row is read by scalar subqueries, which PostgreSQL runs once
+    before the range scan. A cursor that is not among `rows` makes them NULL, and every
+    comparison with NULL fails: an empty last page.
     """
     if order not in ("asc", "desc"):
         raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
     limit = max(limit, 0)
-    cursor = None
     if after is not None:
-        cursor = _one(rows.filter(public_id=after).values_list("created_at", "id"))
-    if cursor is not None:
-        created_at, pk = cursor
+        cursor = rows.filter(public_id=after)
+        created_at = Subquery(cursor.values("created_at")[:1])
+        pk = Subquery(cursor.values("id")[:1])
         # `created_at >= c` is the index range; the exclude drops the few rows of the same
         # instant at or before the cursor. An OR of the two would scan from the start.
         if order == "asc":
@@ -109,12 +146,21 @@ class DjangoStore(Store[TContext]):
     """A `Store` that keeps one tenant's threads, items and attachments in the database."""
 
     def __init__(
-        self, tenant: Tenant, *, agent_slug: str | None = None, end_user_id: str | None = None
+        self, tenant: Tenant, *, agent: Agent | None = None, end_user_id: str | None = None
     ) -> None:
+        """Build the store of `tenant`, narrowed to `agent` and `end_user_id` if given.
+
+        None leaves a dimension open (the console's whole-tenant store). An empty end user
+        id is refused: it would put every end user without an id in one shared history.
+        """
         if tenant.pk is None:
             raise ValueError("DjangoStore needs a saved tenant")
+        if agent is not None and (agent.pk is None or agent.tenant_id != tenant.pk):
+            raise ValueError("DjangoStore needs a saved agent of its own tenant")
+        if end_user_id is not None and not end_user_id:
+            raise ValueError("DjangoStore needs a non-empty end_user_id, or None for all")
         self._tenant = tenant
-        self._agent_slug = agent_slug
+        self._agent = agent
         self._end_user_id = end_user_id
 
     @property
@@ -133,18 +179,34 @@ class DjangoStore(Store[TContext]):
 
     # --- scoped querysets -------------------------------------------------------------
 
-    def _narrowing(self) -> dict[str, str]:
-        narrowing = {"agent_slug": self._agent_slug, "end_user_id": self._end_user_id}
-        return {name: value for name, value in narrowing.items() if value is not None}
+    def _narrowing(self) -> dict[str, Any]:
+        narrowing: dict[str, Any] = {}
+        if self._agent is not None:
+            narrowing["agent_id"] = self._agent.pk
+        if self._end_user_id is not None:
+            narrowing["end_user_id"] = self._end_user_id
+        return narrowing
+
+    def _owner(self) -> dict[str, Any]:
+        """Return the columns that say whose a new thread or attachment is."""
+        agent = self._agent
+        return {
+            "agent_id": None if agent is None else agent.pk,
+            "agent_slug": "" if agent is None else agent.slug,
+            "end_user_id": self._end_user_id or "",
+        }
 
     def _threads(self) -> models.QuerySet[Thread]:
         return Thread.objects.for_tenant(self._tenant).filter(**self._narrowing())
 
+    def _thread_pk_subquery(self, thread_id: str) -> Subquery:
+        return Subquery(self._threads().filter(public_id=thread_id).values("pk")[:1])
+
     def _items(self, thread_id: str) -> models.QuerySet[ThreadItemRow]:
         # A scalar subquery, not a join: PostgreSQL resolves the thread once, then walks the
         # thread_item_page index; with a join it chose to scan the tenant's every item.
-        thread = self._threads().filter(public_id=thread_id).values("pk")[:1]
-        return ThreadItemRow.objects.for_tenant(self._tenant).filter(thread_id=Subquery(thread))
+        rows = ThreadItemRow.objects.for_tenant(self._tenant)
+        return rows.filter(thread_id=self._thread_pk_subquery(thread_id))
 
     def _attachments(self) -> models.QuerySet[AttachmentRow]:
         return AttachmentRow.objects.for_tenant(self._tenant).filter(**self._narrowing())
@@ -193,9 +255,8 @@ class DjangoStore(Store[TContext]):
                 Thread(
                     tenant=self._tenant,
                     public_id=thread.id,
-                    agent_slug=self._agent_slug or "",
-                    end_user_id=self._end_user_id or "",
                     created_at=_aware(thread.created_at),
+                    **self._owner(),
                     **fields,
                 ).save(force_insert=True)
         except IntegrityError:
@@ -232,27 +293,33 @@ class DjangoStore(Store[TContext]):
         return _page([_ITEM.validate_python(data) for (data,) in found], has_more)
 
     def _save_item(self, thread_id: str, item: ThreadItem) -> None:
-        thread_pk = self._thread_pk(thread_id)
-        data = item.model_dump(mode="json")
-        rows = ThreadItemRow.objects.for_tenant(self._tenant).filter(
-            thread_id=thread_pk, public_id=item.id
+        """Insert the item, or replace the one with its id: one statement either way.
+
+        The thread is looked up inside the INSERT; outside this store it is NULL, and the
+        NOT NULL column refuses the row. A replaced item keeps its row, hence its place,
+        whatever its new created_at says: only `data` and `type` are updated on conflict.
+        """
+        row = ThreadItemRow(
+            tenant=self._tenant,
+            thread_id=self._thread_pk_subquery(thread_id),
+            public_id=item.id,
+            type=item.type,
+            created_at=_aware(item.created_at),
+            data=item.model_dump(mode="json"),
         )
-        # A replaced item keeps its row, hence its place, whatever its new created_at says.
-        if rows.update(data=data, type=item.type):
-            return
+        meta = ThreadItemRow._meta
         try:
-            with transaction.atomic():
-                ThreadItemRow(
-                    tenant=self._tenant,
-                    thread_id=thread_pk,
-                    public_id=item.id,
-                    type=item.type,
-                    created_at=_aware(item.created_at),
-                    data=data,
-                ).save(force_insert=True)
+            # `_insert` is how Model.save() inserts (not in django-stubs); bulk_create
+            # would wrap this one statement in a transaction of its own.
+            ThreadItemRow.objects.for_tenant(self._tenant)._insert(  # type: ignore[attr-defined]
+                [row],
+                fields=[field for field in meta.concrete_fields if not field.primary_key],
+                on_conflict=OnConflict.UPDATE,
+                update_fields=[meta.get_field("data"), meta.get_field("type")],
+                unique_fields=[meta.get_field(name) for name in ("tenant", "thread", "public_id")],
+            )
         except IntegrityError:
-            # Another writer added the same item just now: this version replaces it.
-            rows.update(data=data, type=item.type)
+            raise NotFoundError(f"Thread {thread_id} not found") from None
 
     def _load_item(self, thread_id: str, item_id: str) -> ThreadItem:
         data = self._items(thread_id).filter(public_id=item_id).values_list("data", flat=True)
@@ -274,8 +341,8 @@ class DjangoStore(Store[TContext]):
             )
         fields = {
             "thread_id": thread_pk,
-            "name": attachment.name,
-            "mime_type": attachment.mime_type,
+            "name": _fit_name(attachment.name),
+            "mime_type": _fit(attachment.mime_type, MIME_TYPE_MAX_LENGTH),
             # Keeps the server-private `metadata`, which wire dumps leave out.
             "data": attachment.model_dump(mode="json"),
         }
@@ -285,11 +352,7 @@ class DjangoStore(Store[TContext]):
         try:
             with transaction.atomic():
                 AttachmentRow(
-                    tenant=self._tenant,
-                    public_id=attachment.id,
-                    agent_slug=self._agent_slug or "",
-                    end_user_id=self._end_user_id or "",
-                    **fields,
+                    tenant=self._tenant, public_id=attachment.id, **self._owner(), **fields
                 ).save(force_insert=True)
         except IntegrityError:
             # Another writer inserted it just now, or another end user owns this id.

@@ -6,6 +6,7 @@ who belongs to neither, and an API key (all scopes) per tenant.
     globex_owner, globex_admin, globex_viewer  users with that role in globex
     outsider                                   a user with no membership at all
     acme_key, globex_key                       IssuedApiKey (.api_key, .raw)
+    acme_agent                                 an unpublished agent "support" of acme
 
 Every fixture needs the database; async tests that reach the ORM through
 `database_sync_to_async` mark themselves `django_db(transaction=True)`.
@@ -17,6 +18,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 
+from hosted_agents.models import Agent
 from tenants.models import ApiKey, Membership, Tenant
 from tenants.services import IssuedApiKey, api_key_create, membership_add, tenant_create
 
@@ -96,3 +98,10 @@ def globex_key(globex: Tenant, globex_owner: AbstractBaseUser) -> IssuedApiKey:
     return api_key_create(
         tenant=globex, name="globex server", scopes=ALL_SCOPES, actor=globex_owner
     )
+
+
+@pytest.fixture
+def acme_agent(acme: Tenant) -> Agent:
+    agent = Agent(tenant=acme, slug="support", name="Support")
+    agent.save()
+    return agent

@@ -8,7 +8,7 @@ users talk to until the next publish.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from django.conf import settings
 from django.db import models
@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from hosted_agents.demo_model import DEMO_MODEL_LABEL, DEMO_MODEL_NAME
 from hosted_agents.exceptions import ImmutableVersionError
 from tenants.models import ProviderCredential, Tenant, TenantOwnedModel
+from tenants.models.base import FrozenQuerySet
+from tenants.scoping import TenantScopedManager
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -106,12 +108,24 @@ class Agent(TenantOwnedModel):
         return self.slug
 
 
+class AgentVersionQuerySet(FrozenQuerySet["AgentVersion"]):
+    frozen_error = ImmutableVersionError
+    # Deleting a user sets `created_by` to NULL (SET_NULL); nothing else may change.
+    detachable_fields = frozenset({"created_by"})
+
+
 class AgentVersion(TenantOwnedModel):
     """A frozen snapshot of an agent's whole configuration. Never changed once saved.
 
     `config` holds instructions, model, model settings, provider credential id, greeting,
     starter prompts and every tool resolved to its definition (see `agent_publish`); HTTP
     tools keep their header secrets in their own row and are read at call time.
+
+    Neither `save()` on a saved version, `delete()`, nor the queryset of any manager (the
+    base manager included) changes or deletes a version. A version goes only with its agent
+    (CASCADE, through Django's deletion collector): deleting an agent removes its whole
+    history, which `agent_delete` records in the audit trail first. A version is never
+    deleted on its own, so an agent's history has no gaps.
     """
 
     # Denormalised from `agent` so that every query filters on the tenant directly.
@@ -126,6 +140,10 @@ class AgentVersion(TenantOwnedModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # As every tenant-owned model, with the immutable queryset ([misc]: see AuditEvent).
+    objects = TenantScopedManager.from_queryset(AgentVersionQuerySet)()  # type: ignore[misc]
+    unscoped = models.Manager.from_queryset(AgentVersionQuerySet)()  # type: ignore[misc]
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -133,6 +151,8 @@ class AgentVersion(TenantOwnedModel):
             ),
         ]
         ordering = ["agent_id", "-number"]
+        # Django's own machinery (save, cascades, SET_NULL) uses the immutable queryset too.
+        base_manager_name = "unscoped"
 
     def __str__(self) -> str:
         return f"{self.agent_id} v{self.number}"
@@ -141,6 +161,9 @@ class AgentVersion(TenantOwnedModel):
         if not self._state.adding:
             raise ImmutableVersionError(f"agent version {self.pk} cannot be changed")
         super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ImmutableVersionError(f"agent version {self.pk} is deleted only with its agent")
 
     @property
     def model_name(self) -> str:

@@ -6,21 +6,25 @@ from django.conf import settings
 from django.db import models
 
 from tenants.exceptions import AppendOnlyError
-from tenants.models.base import TenantOwnedModel
+from tenants.models.base import FrozenQuerySet, TenantOwnedModel
 from tenants.models.tenancy import Tenant
 from tenants.scoping import TenantScopedManager
 
 
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    def update(self, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("audit events cannot be changed")
-
-    def delete(self) -> NoReturn:
-        raise AppendOnlyError("audit events cannot be deleted")
+class AuditEventQuerySet(FrozenQuerySet["AuditEvent"]):
+    frozen_error = AppendOnlyError
+    # Deleting a user sets `actor` to NULL (SET_NULL); `actor_label` keeps who it was.
+    detachable_fields = frozenset({"actor"})
 
 
 class AuditEvent(TenantOwnedModel):
-    """Who changed what in a tenant. Append-only: rows are never changed or deleted."""
+    """Who changed what in a tenant. Append-only: rows are never changed or deleted.
+
+    Enforced by `save()`/`delete()`, by the queryset of every manager (the base manager
+    included, see `FrozenQuerySet`), and on PostgreSQL by a trigger that rejects UPDATE and
+    DELETE on the table (migration tenants 0002), except the SET_NULL of a deleted actor.
+    Nothing deletes audit events by cascade: the tenant foreign key is PROTECT.
+    """
 
     # PROTECT: a tenant with history is suspended, not deleted, so its trail survives.
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="audit_events")
@@ -43,6 +47,9 @@ class AuditEvent(TenantOwnedModel):
     unscoped = models.Manager.from_queryset(AuditEventQuerySet)()  # type: ignore[misc]
 
     class Meta:
+        # Django's own machinery (save, cascades, SET_NULL) goes through the base manager:
+        # give it the append-only queryset too.
+        base_manager_name = "unscoped"
         indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_event_recent")]
 
     def __str__(self) -> str:

@@ -1,11 +1,52 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, router
 
 from tenants.scoping import TenantScopedManager
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+class FrozenQuerySet(models.QuerySet[_M], Generic[_M]):
+    """A queryset that adds rows but never changes or deletes them: for history tables.
+
+    A model whose rows must not change gives every manager this queryset, Django's base
+    manager included (`Meta.base_manager_name`), so that neither `objects`, `unscoped` nor
+    `_base_manager` can `update()`, `delete()` or `bulk_update()` (sync or async, which
+    call the sync ones). Two things still work, on purpose:
+
+    * Django's SET_NULL when a referenced user is deleted, which runs
+      `update(<field>=None)` on the base manager: the fields named in `detachable_fields`
+      may be set to None, and nothing else;
+    * cascading deletes of a parent (see each model for which ones it allows): Django's
+      deletion collector deletes the collected rows by primary key below the queryset API.
+    """
+
+    frozen_error: ClassVar[type[Exception]] = RuntimeError
+    detachable_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def _refuse_change(self) -> NoReturn:
+        raise self.frozen_error(f"{self.model._meta.verbose_name_plural} cannot be changed")
+
+    def update(self, **kwargs: Any) -> int:
+        detaching = set(kwargs) <= self.detachable_fields and all(
+            value is None for value in kwargs.values()
+        )
+        if not kwargs or not detaching:
+            self._refuse_change()
+        return super().update(**kwargs)
+
+    def _update(self, values: Any) -> NoReturn:
+        self._refuse_change()
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        self._refuse_change()
+
+    def delete(self) -> NoReturn:
+        self._refuse_change()
 
 
 class TenantOwnedModel(models.Model):

@@ -13,11 +13,24 @@ from django.db import models
 from tenants.models.base import TenantOwnedModel
 from tenants.models.tenancy import Tenant
 
+NAME_MAX_LENGTH = 500
+MIME_TYPE_MAX_LENGTH = 200
+
 
 class Thread(TenantOwnedModel):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="threads")
     public_id = models.CharField(max_length=100)
-    # The agent model arrives later; until then the thread names its agent by slug.
+    # The agent whose end user started the thread; a store narrowed to one agent filters on
+    # it. NULL for a thread of a whole-tenant store, and once the agent is deleted: an agent
+    # created later under the same slug starts with no threads.
+    agent = models.ForeignKey(
+        "hosted_agents.Agent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="threads",
+    )
+    # The agent's slug when the thread was started, for display only (never filtered on).
     agent_slug = models.CharField(max_length=100, blank=True, default="")
     end_user_id = models.CharField(max_length=200, blank=True, default="")
     title = models.TextField(null=True, blank=True)
@@ -36,8 +49,8 @@ class Thread(TenantOwnedModel):
             models.Index(fields=["tenant", "created_at", "id"], name="thread_page"),
             # ... and for one end user of one agent (the ChatKit history panel).
             models.Index(
-                fields=["tenant", "agent_slug", "end_user_id", "created_at", "id"],
-                name="thread_page_end_user",
+                fields=["tenant", "agent", "end_user_id", "created_at", "id"],
+                name="thread_page_agent_user",
             ),
         ]
 
@@ -83,10 +96,19 @@ class Attachment(TenantOwnedModel):
         Thread, on_delete=models.SET_NULL, null=True, blank=True, related_name="attachments"
     )
     # Who uploaded it, for a store narrowed to one agent's end user (see Thread).
-    agent_slug = models.CharField(max_length=100, blank=True, default="")
+    agent = models.ForeignKey(
+        "hosted_agents.Agent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attachments",
+    )
+    agent_slug = models.CharField(max_length=100, blank=True, default="")  # display only
     end_user_id = models.CharField(max_length=200, blank=True, default="")
-    name = models.CharField(max_length=500)
-    mime_type = models.CharField(max_length=200)
+    # Copies of the protocol attachment's name and type, for listing; `data` holds the
+    # attachment as it was saved. The store shortens longer values (tenants/store.py).
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    mime_type = models.CharField(max_length=MIME_TYPE_MAX_LENGTH)
     size = models.PositiveBigIntegerField(null=True, blank=True)
     # The protocol attachment including its server-private `metadata`.
     data = models.JSONField()

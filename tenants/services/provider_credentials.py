@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from tenants.encryption import encrypt, mask_secret
 from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
@@ -39,9 +39,17 @@ def _check(credential: ProviderCredential) -> None:
             raise InvalidInput("base_url", "must be an http(s) URL")
 
 
-def _name_taken(credential: ProviderCredential) -> bool:
-    rows = ProviderCredential.objects.for_tenant(credential.tenant_id).filter(name=credential.name)
-    return rows.exclude(pk=credential.pk).exists()
+def _save(credential: ProviderCredential, **options: Any) -> None:
+    """Save, turning a taken name into `AlreadyExists`.
+
+    The unique constraint decides, also between two concurrent writers (a check before the
+    save would let both pass); the savepoint keeps the caller's transaction usable.
+    """
+    try:
+        with transaction.atomic():
+            credential.save(**options)
+    except IntegrityError:
+        raise AlreadyExists("provider credential", credential.name) from None
 
 
 def _set_secret(credential: ProviderCredential, secret: str) -> None:
@@ -70,9 +78,7 @@ def provider_credential_create(
     )
     _check(credential)
     _set_secret(credential, secret)
-    if _name_taken(credential):
-        raise AlreadyExists("provider credential", credential.name)
-    credential.save()
+    _save(credential, force_insert=True)
     audit_event_record(
         tenant=tenant,
         actor=actor,
@@ -112,9 +118,7 @@ def provider_credential_update(
     if changes.get("secret", "").strip():
         _set_secret(credential, changes["secret"])
         fields += ["secret", "secret_hint"]
-    if _name_taken(credential):
-        raise AlreadyExists("provider credential", credential.name)
-    credential.save(update_fields=fields)
+    _save(credential, update_fields=fields)
     audit_event_record(
         tenant=tenant,
         actor=actor,

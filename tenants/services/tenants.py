@@ -56,9 +56,14 @@ def tenant_create(
         raise InvalidInput("slug", "use lowercase letters, digits and hyphens")
     if not name.strip():
         raise InvalidInput("name", "must not be empty")
-    if Tenant.objects.filter(slug=slug).exists():
-        raise AlreadyExists("tenant", slug)
-    tenant = Tenant.objects.create(slug=slug, name=name.strip())
+    tenant = Tenant(slug=slug, name=name.strip())
+    # The unique slug decides, also between two concurrent creations; the savepoint keeps
+    # the caller's transaction usable after the refusal.
+    try:
+        with transaction.atomic():
+            tenant.save(force_insert=True)
+    except IntegrityError:
+        raise AlreadyExists("tenant", slug) from None
     Membership(tenant=tenant, user=owner, role=Membership.Role.OWNER).save()
     audit_event_record(
         tenant=tenant,
@@ -175,7 +180,10 @@ def membership_remove(
     ip: str | None = None,
 ) -> None:
     """Remove a user from a tenant; the last owner cannot be removed."""
-    memberships = Membership.objects.for_tenant(tenant).select_for_update()
+    # Lock the tenant row first: two removals of two different owners would otherwise each
+    # lock only their own membership, both count two owners, and leave none.
+    Tenant.objects.select_for_update().only("pk").get(pk=tenant.pk)
+    memberships = Membership.objects.for_tenant(tenant)
     membership = memberships.filter(user=user).first()
     if membership is None:
         raise ObjectNotFound("membership", user.get_username())

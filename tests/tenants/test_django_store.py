@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chatkit_core.testing import StoreConformance
+from hosted_agents.models import Agent
 from tenants.models import Tenant
 from tenants.store import DjangoStore
 
@@ -36,5 +37,5 @@ class TestDjangoStore(StoreConformance):
 
 class TestDjangoStoreNarrowedToOneEndUser(TestDjangoStore):
     @pytest.fixture
-    def store(self, acme: Tenant) -> DjangoStore[Any]:
-        return DjangoStore(acme, agent_slug="support", end_user_id="end-user-1")
+    def store(self, acme: Tenant, acme_agent: Agent) -> DjangoStore[Any]:
+        return DjangoStore(acme, agent=acme_agent, end_user_id="end-user-1")

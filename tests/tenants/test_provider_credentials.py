@@ -19,6 +19,7 @@ from tenants.services import (
     provider_credential_delete,
     provider_credential_update,
 )
+from tests.tenants.race import race
 
 SECRET = "sk-proj-Acme0123456789abcdefSECRETwxyz"
 OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
@@ -72,6 +73,41 @@ def test_names_are_unique_within_a_tenant_only(
     with pytest.raises(AlreadyExists):
         provider_credential_create(tenant=acme, name="openai", kind="openai", secret=SECRET)
     provider_credential_create(tenant=globex, name="openai", kind="openai", secret=SECRET)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_creations_under_one_name_give_one_credential_and_already_exists(
+    acme: Tenant,
+) -> None:
+    def create() -> ProviderCredential:
+        return provider_credential_create(tenant=acme, name="openai", kind="openai", secret=SECRET)
+
+    created, refused = race(create, create)
+    assert isinstance(created, ProviderCredential)
+    assert isinstance(refused, AlreadyExists), refused
+    assert ProviderCredential.objects.for_tenant(acme).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_renames_to_one_name_give_one_rename_and_already_exists(
+    acme: Tenant,
+) -> None:
+    first, second = (
+        provider_credential_create(tenant=acme, name=name, kind="openai", secret=SECRET)
+        for name in ("a", "b")
+    )
+    renamed, refused = race(
+        lambda: provider_credential_update(
+            tenant=acme, credential_id=first.pk, changes={"name": "main"}
+        ),
+        lambda: provider_credential_update(
+            tenant=acme, credential_id=second.pk, changes={"name": "main"}
+        ),
+    )
+    assert isinstance(renamed, ProviderCredential)
+    assert isinstance(refused, AlreadyExists), refused
+    names = ProviderCredential.objects.for_tenant(acme).values_list("name", flat=True)
+    assert sorted(names) == ["b", "main"]
 
 
 def test_updating_without_a_secret_keeps_it_and_with_one_replaces_it(

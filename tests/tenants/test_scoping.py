@@ -4,16 +4,20 @@ carry the tenant."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Max, ProtectedError
+from django.db import models
+from django.db.models import Exists, Max, OuterRef, ProtectedError, Subquery
 
 from tenants.exceptions import TenantScopeError
 from tenants.models import ApiKey, Feedback, Membership, Tenant, Thread, ThreadItem
-from tenants.scoping import tenant_cache_key, tenant_group_name
+from tenants.scoping import QUERYSET_BUILDERS, tenant_cache_key, tenant_group_name
 
 NOW = datetime(2025, 5, 1, tzinfo=UTC)
 
@@ -53,6 +57,114 @@ def test_a_query_without_a_tenant_raises_instead_of_returning_every_tenants_rows
 ) -> None:
     with pytest.raises(TenantScopeError, match=r"for_tenant\(tenant\)"):
         query()
+
+
+def _public_methods(cls: type[Any]) -> set[str]:
+    return {
+        name
+        for name in dir(cls)
+        if not name.startswith("_") and inspect.isroutine(getattr(cls, name))
+    }
+
+
+# Public Manager methods that are model set-up, not queries: Django calls them when it builds
+# the model class and its migrations. Anything else public on a manager must refuse or build.
+MANAGER_MACHINERY = {
+    "check",  # system checks
+    "contribute_to_class",  # attaches the manager to the model
+    "deconstruct",  # migrations
+    "from_queryset",  # builds a manager class
+    "db_manager",  # a copy of the manager for another database (test below)
+    "get_queryset",  # the unscoped queryset itself (every test here uses it)
+    "for_tenant",  # the one way in
+}
+# ... and the one such QuerySet method: a classmethod that builds a manager class.
+QUERYSET_MACHINERY = {"as_manager"}
+EVERY_QUERY_METHOD = sorted(
+    (_public_methods(models.QuerySet) | _public_methods(type(Thread.objects)))
+    - MANAGER_MACHINERY
+    - QUERYSET_MACHINERY
+)
+# The few methods that cannot be called without arguments.
+ARGUMENTS: dict[str, tuple[Any, ...]] = {
+    "complex_filter": ({},),
+    "dates": ("created_at", "day"),
+    "datetimes": ("created_at", "day"),
+    "using": ("default",),
+}
+
+
+def _run(result: Any) -> Any:
+    """Run whatever a queryset or manager method returned as far as it goes."""
+    if isinstance(result, models.QuerySet):
+        return list(result)
+    if inspect.iscoroutine(result):
+        return asyncio.run(result)
+    if inspect.isasyncgen(result):
+        return asyncio.run(anext(result))
+    return result
+
+
+def test_the_method_inventory_is_derived_from_django_and_sees_the_async_ones() -> None:
+    assert {"aiterator", "acount", "aupdate", "iterator", "get", "raw"} <= set(EVERY_QUERY_METHOD)
+    assert set(EVERY_QUERY_METHOD) >= QUERYSET_BUILDERS
+    manager_only = _public_methods(type(Thread.objects)) - _public_methods(models.QuerySet)
+    assert manager_only == MANAGER_MACHINERY, "classify the new Manager method above"
+
+
+@pytest.mark.parametrize("name", EVERY_QUERY_METHOD)
+@pytest.mark.parametrize("source", ["manager", "queryset"])
+def test_every_public_queryset_and_manager_method_refuses_or_only_builds(
+    name: str, source: str, acme: Tenant
+) -> None:
+    _thread(acme)
+    owner = Thread.objects if source == "manager" else Thread.objects.filter(title=None)
+    if not hasattr(owner, name):  # delete() is queryset-only
+        assert source == "manager" and name in _public_methods(models.QuerySet)
+        return
+    with pytest.raises(TenantScopeError, match=r"for_tenant\(tenant\)"):
+        result = getattr(owner, name)(*ARGUMENTS.get(name, ()))
+        # Only a builder gets this far, and what it built refuses to run.
+        assert name in QUERYSET_BUILDERS and isinstance(result, models.QuerySet), name
+        _run(result)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        lambda: list(Tenant.objects.filter(pk__in=Thread.objects.values("tenant"))),
+        lambda: list(Tenant.objects.filter(Exists(Thread.objects.filter(tenant=OuterRef("pk"))))),
+        lambda: list(
+            Tenant.objects.annotate(
+                title=Subquery(Thread.objects.filter(tenant=OuterRef("pk")).values("title")[:1])
+            )
+        ),
+        lambda: list(Thread.objects.for_tenant(1).union(Thread.objects.all())),
+        lambda: list(Thread.objects.for_tenant(1).filter(pk__in=Thread.objects.values("pk"))),
+        lambda: list(Thread.objects.db_manager("default").all()),
+        lambda: list(Thread.objects.all().select_for_update().using("default")),
+    ],
+    ids=["in", "exists", "subquery", "union", "scoped_outer", "db_manager", "chained"],
+)
+def test_an_unscoped_queryset_refuses_to_run_inside_another_query_too(query, acme: Tenant) -> None:
+    _thread(acme)
+    with pytest.raises(TenantScopeError):
+        query()
+
+
+async def test_async_iteration_without_a_tenant_raises(acme: Tenant, globex: Tenant) -> None:
+    with pytest.raises(TenantScopeError):
+        [thread async for thread in Thread.objects.aiterator()]
+    with pytest.raises(TenantScopeError):
+        [thread async for thread in Thread.objects.all()]
+
+
+def test_a_join_from_a_model_that_is_not_tenant_owned_is_the_documented_limit(
+    acme: Tenant, globex: Tenant
+) -> None:
+    # tenants/scoping.py documents this: the Tenant query is not scoped, so its joins run.
+    _thread(acme)
+    assert list(Tenant.objects.filter(threads__public_id="thr_1")) == [acme]
 
 
 def test_filtering_on_the_tenant_by_hand_is_not_enough(acme: Tenant) -> None:

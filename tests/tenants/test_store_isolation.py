@@ -1,6 +1,7 @@
 """Acme's store, whatever context it is given, treats Globex's threads, items, attachments
 and feedback exactly like ids that do not exist, and leaves them untouched. The same holds
-between two end users of one tenant when the store is narrowed to one of them."""
+between two end users of one tenant, and between two agents of one tenant, when the store is
+narrowed to one of them; and an agent created under a deleted agent's slug inherits nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from channels.db import database_sync_to_async
 
 from chatkit_core.store import NotFoundError
 from chatkit_core.types import FileAttachment, ThreadMetadata, UserMessageItem
-from tenants.models import Feedback, Tenant
+from hosted_agents.models import Agent
+from tenants.models import Feedback, Tenant, Thread
 from tenants.store import DjangoStore
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -103,23 +105,38 @@ OPERATIONS: dict[str, Operation] = {
 SAVES_UNDER_A_TAKEN_ID = {"save_thread", "save_attachment"}
 
 
-def _stores(kind: str, acme: Tenant, globex: Tenant) -> tuple[DjangoStore[Any], ...]:
+def _agent(tenant: Tenant, slug: str) -> Agent:
+    agent = Agent(tenant=tenant, slug=slug, name=slug.title())
+    agent.save()
+    return agent
+
+
+async def _stores(kind: str, acme: Tenant, globex: Tenant) -> tuple[DjangoStore[Any], ...]:
     """Return (intruder, victim, fresh intruder) stores for the isolation boundary `kind`."""
     if kind == "tenants":
         return DjangoStore(acme), DjangoStore(globex), DjangoStore(acme)
+    new_agent = database_sync_to_async(_agent)
+    if kind == "agents":
+        support, sales = await new_agent(acme, "support"), await new_agent(acme, "sales")
+        return (
+            DjangoStore(acme, agent=sales, end_user_id="victoria"),
+            DjangoStore(acme, agent=support, end_user_id="victoria"),
+            DjangoStore(acme, agent=sales, end_user_id="victoria"),
+        )
+    support = await new_agent(acme, "support")
     return (
-        DjangoStore(acme, agent_slug="support", end_user_id="mallory"),
-        DjangoStore(acme, agent_slug="support", end_user_id="victoria"),
-        DjangoStore(acme, agent_slug="support", end_user_id="mallory"),
+        DjangoStore(acme, agent=support, end_user_id="mallory"),
+        DjangoStore(acme, agent=support, end_user_id="victoria"),
+        DjangoStore(acme, agent=support, end_user_id="mallory"),
     )
 
 
-@pytest.mark.parametrize("kind", ["tenants", "end_users"])
+@pytest.mark.parametrize("kind", ["tenants", "end_users", "agents"])
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
 async def test_another_scopes_record_behaves_exactly_like_a_missing_one(
     name: str, kind: str, acme: Tenant, globex: Tenant
 ) -> None:
-    intruder, victim, _ = _stores(kind, acme, globex)
+    intruder, victim, _ = await _stores(kind, acme, globex)
     theirs = await _fill(victim, "theirs")
     await _fill(intruder, "mine")  # the intruder has data of its own too
     before = await _snapshot(victim, theirs)
@@ -130,7 +147,7 @@ async def test_another_scopes_record_behaves_exactly_like_a_missing_one(
     )
     missing = await _outcome(operation(intruder, MISSING_THREAD, MISSING_ITEM, MISSING_ATTACHMENT))
 
-    if kind == "end_users" and name in SAVES_UNDER_A_TAKEN_ID:
+    if kind != "tenants" and name in SAVES_UNDER_A_TAKEN_ID:
         # Ids are unique per tenant: the victim's id is taken, so the save is refused.
         assert (foreign, missing) == ("NotFoundError", ("value", "NoneType"))
     else:
@@ -138,11 +155,11 @@ async def test_another_scopes_record_behaves_exactly_like_a_missing_one(
     assert await _snapshot(victim, theirs) == before
 
 
-@pytest.mark.parametrize("kind", ["tenants", "end_users"])
+@pytest.mark.parametrize("kind", ["tenants", "end_users", "agents"])
 async def test_listing_threads_never_shows_another_scopes_threads(
     kind: str, acme: Tenant, globex: Tenant
 ) -> None:
-    intruder, victim, _ = _stores(kind, acme, globex)
+    intruder, victim, _ = await _stores(kind, acme, globex)
     await _fill(victim, "theirs")
     mine = await _fill(intruder, "mine")
     for order in ("asc", "desc"):
@@ -168,3 +185,46 @@ async def test_ids_are_unique_per_tenant_so_two_tenants_may_use_the_same_ids(
     assert acme_ids == globex_ids
     await DjangoStore(globex).delete_thread(globex_ids["thread"], context=None)
     assert (await DjangoStore(acme).load_thread(acme_ids["thread"], None)).title == "same private"
+
+
+async def test_an_agent_created_under_a_deleted_agents_slug_inherits_none_of_its_records(
+    acme: Tenant, acme_agent: Agent
+) -> None:
+    old_store = DjangoStore(acme, agent=acme_agent, end_user_id="victoria")
+    old = await _fill(old_store, "old")
+    await database_sync_to_async(acme_agent.delete)()
+    successor = await database_sync_to_async(_agent)(acme, acme_agent.slug)
+    store = DjangoStore(acme, agent=successor, end_user_id="victoria")
+
+    assert (await store.load_threads(50, None, "asc", None)).data == []
+    for load in (
+        store.load_thread(old["thread"], None),
+        store.load_attachment(old["attachment"], None),
+    ):
+        with pytest.raises(NotFoundError):
+            await load
+    # The tenant keeps them: the whole-tenant store (the console's) still lists the thread.
+    kept = await DjangoStore(acme).load_thread(old["thread"], None)
+    assert kept.title == "old private"
+
+
+async def test_a_thread_keeps_its_agents_slug_for_display(acme: Tenant, acme_agent: Agent) -> None:
+    await _fill(DjangoStore(acme, agent=acme_agent, end_user_id="victoria"), "mine")
+
+    def row() -> tuple[Any, ...]:
+        thread = Thread.objects.for_tenant(acme).get(public_id="thr_mine")
+        return thread.agent_id, thread.agent_slug, thread.end_user_id
+
+    assert await database_sync_to_async(row)() == (acme_agent.pk, "support", "victoria")
+
+
+def test_a_store_refuses_an_agent_of_another_tenant_an_unsaved_one_and_an_empty_end_user(
+    acme: Tenant, globex: Tenant, acme_agent: Agent
+) -> None:
+    with pytest.raises(ValueError, match="agent of its own tenant"):
+        DjangoStore(globex, agent=acme_agent, end_user_id="u")
+    with pytest.raises(ValueError, match="agent of its own tenant"):
+        DjangoStore(acme, agent=Agent(tenant=acme, slug="unsaved"), end_user_id="u")
+    with pytest.raises(ValueError, match="non-empty end_user_id"):
+        DjangoStore(acme, agent=acme_agent, end_user_id="")
+    assert DjangoStore(acme, agent=acme_agent, end_user_id="u").tenant == acme

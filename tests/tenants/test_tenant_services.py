@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from tenants.exceptions import AlreadyExists, InvalidInput
 from tenants.models import AuditEvent, Membership, Tenant
 from tenants.services import membership_add, membership_remove, tenant_create, tenant_update
+from tests.tenants.race import race
 
 
 def test_a_new_tenant_is_active_has_its_owner_and_an_audit_entry(acme: Tenant, acme_owner) -> None:
@@ -70,3 +72,41 @@ def test_tenant_update_refuses_what_it_may_not_change(changes: dict, acme: Tenan
         tenant_update(tenant=acme, changes=changes)
     acme.refresh_from_db()
     assert (acme.slug, acme.status, acme.requests_per_minute) == ("acme", "active", None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_creations_of_one_slug_give_one_tenant_and_already_exists(
+    outsider, acme_owner
+) -> None:
+    created, refused = race(
+        lambda: tenant_create(slug="initech", name="Initech", owner=acme_owner),
+        lambda: tenant_create(slug="initech", name="Initech 2", owner=outsider),
+    )
+    assert isinstance(created, Tenant)
+    assert isinstance(refused, AlreadyExists), refused
+    assert Tenant.objects.filter(slug="initech").count() == 1
+
+
+def test_a_refused_slug_leaves_the_callers_transaction_usable(acme: Tenant, outsider) -> None:
+    with transaction.atomic():
+        with pytest.raises(AlreadyExists):
+            tenant_create(slug="acme", name="Other", owner=outsider)
+        assert Tenant.objects.filter(slug="acme").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_removals_of_the_two_owners_leave_one_owner(
+    acme: Tenant, acme_owner, outsider
+) -> None:
+    # On PostgreSQL the second removal meets the first one's uncommitted delete: without
+    # the lock on the tenant row, each counted two owners and both went. (SQLite
+    # serialises the two transactions, so there it passes either way.)
+    membership_add(tenant=acme, user=outsider, role=Membership.Role.OWNER)
+    removed, refused = race(
+        lambda: membership_remove(tenant=acme, user=acme_owner),
+        lambda: membership_remove(tenant=acme, user=outsider),
+    )
+    assert removed is None
+    assert isinstance(refused, InvalidInput) and "last owner" in str(refused), refused
+    owners = Membership.objects.for_tenant(acme).filter(role=Membership.Role.OWNER)
+    assert list(owners.values_list("user__username", flat=True)) == ["oscar"]
