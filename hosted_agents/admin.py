@@ -168,10 +168,14 @@ class AgentVersionAdmin(ReadOnlyAdmin[AgentVersion]):
             self.message_user(request, "Select exactly one version.", messages.ERROR)
             return
         [version] = versions
-        created = services.agent_rollback(
-            tenant=version.tenant, agent_id=version.agent_id, number=version.number,
-            actor=request_actor(request), ip=_ip(request),
-        )  # fmt: skip
+        try:
+            created = services.agent_rollback(
+                tenant=version.tenant, agent_id=version.agent_id, number=version.number,
+                actor=request_actor(request), ip=_ip(request),
+            )  # fmt: skip
+        except InvalidInput as error:
+            self.message_user(request, f"{version.agent.slug}: {error.message}", messages.ERROR)
+            return
         self.message_user(
             request,
             f"{version.agent.slug}: version {created.number} (a copy of {version.number}) "
@@ -195,14 +199,25 @@ def parse_header_lines(text: str) -> dict[str, str]:
     return headers
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never puts a value into the page, not even the one just submitted.
+
+    Like `PasswordInput(render_value=False)`: a form shown again after a validation error
+    comes back with this field empty, so a secret typed into it is never echoed.
+    """
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
 class HttpToolForm(ModelForm[HttpTool]):
     new_headers = forms.CharField(
         label="Headers",
         required=False,
-        # Write-only: stored header values are never put back into the page.
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        # Write-only: neither the stored values nor submitted ones are put back into the page.
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text="One 'Name: value' per line, stored encrypted. Leave empty to keep the "
-        "current headers.",
+        "current headers. Never shown again: after an error, type new headers once more.",
     )
     clear_headers = forms.BooleanField(required=False, label="Remove all headers")
 
@@ -339,4 +354,4 @@ class ToolCallAdmin(ReadOnlyAdmin[ToolCall]):
         "queued_at", "started_at", "finished_at", "duration_seconds",
     )  # fmt: skip
     list_filter = ["status", "tool_name", "tenant"]
-    search_fields = ("call_id", "thread_id", "tenant__slug")
+    search_fields = ("call_id", "run_id", "thread_id", "tenant__slug")

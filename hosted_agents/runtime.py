@@ -7,26 +7,28 @@
    event with a clear message, before any model call;
 2. gives the thread a title from the first user message;
 3. builds the openai-agents `Agent` (instructions, model with a client of its own, model
-   settings, tools) and runs it streamed over the thread's history through chatkit_core's
-   bridge;
+   settings with the output tokens capped at the quota left, tools) and runs it streamed
+   over the thread's history through chatkit_core's bridge, under a run id of its own;
 4. when the run ends, however it ends: records token usage per tenant, agent and day, and
-   stamps the new thread items with the version number and model that produced them;
+   stamps the items this run produced with the version number and model that produced them;
 5. maps provider failures (bad key, rate limit, timeout, unreachable, HTTP errors) to an
-   `error` event the user can act on and an `agent.run_failed` audit event for the admin;
-   items left half-streamed are removed, so the thread holds only complete items.
+   `error` event the user can act on and an `agent.run_failed` audit event for the admin
+   (with secrets redacted from the provider's message); items left half-streamed are
+   removed, so the thread holds only complete items.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import openai
 from agents import Agent as SdkAgent
-from agents import Runner
+from agents import ModelSettings, Runner
 from agents.exceptions import AgentsException, MaxTurnsExceeded
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -52,7 +54,7 @@ from hosted_agents.exceptions import (
     QuotaExhausted,
     TenantInactive,
 )
-from hosted_agents.metering import quota_check, usage_record
+from hosted_agents.metering import output_token_cap, quota_check, usage_record_or_log
 from hosted_agents.models import Agent, AgentVersion
 from hosted_agents.providers import (
     DEFAULT_MAX_RETRIES,
@@ -64,7 +66,7 @@ from hosted_agents.providers import (
     provider_model_build,
 )
 from hosted_agents.selectors import agent_published_version, http_tool_headers
-from hosted_agents.services.item_origin import thread_items_last_pk, thread_items_mark_origin
+from hosted_agents.services.item_origin import thread_items_mark_origin
 from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
@@ -73,7 +75,13 @@ from tenants.models import Tenant
 from tenants.services.audit import audit_event_record
 from tenants.store import DjangoStore
 
-__all__ = ["PlatformChatKitServer", "RequestContext", "RunPlan", "run_plan_load"]
+__all__ = [
+    "PlatformChatKitServer",
+    "RequestContext",
+    "RunPlan",
+    "redact",
+    "run_plan_load",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +112,8 @@ class RunPlan:
     agent: Agent
     version: AgentVersion
     provider: ProviderConfig
+    # Tokens left of the monthly quota when the run starts; None without a quota.
+    remaining_tokens: int | None = None
 
 
 def run_plan_load(*, tenant: Tenant, agent_id: int) -> RunPlan:
@@ -117,9 +127,9 @@ def run_plan_load(*, tenant: Tenant, agent_id: int) -> RunPlan:
     agent, version = agent_published_version(tenant=fresh, agent_id=agent_id)
     if version is None:
         raise AgentNotPublished(agent.slug)
-    quota_check(tenant=fresh)
+    remaining = quota_check(tenant=fresh)
     provider = provider_config_resolve(tenant=fresh, config=version.config)
-    return RunPlan(tenant=fresh, agent=agent, version=version, provider=provider)
+    return RunPlan(fresh, agent, version, provider, remaining_tokens=remaining)
 
 
 # --------------------------------------------------------------------------- messages
@@ -184,6 +194,26 @@ def _provider_failure(error: Exception) -> CustomStreamError | None:
     return None
 
 
+_TOKEN_LOOKING = [
+    (re.compile(r"\bsk-[A-Za-z0-9_\-*.]{4,}"), "sk-[redacted]"),
+    (re.compile(r"\bBearer\s+[A-Za-z0-9_\-*.~+/=]+", re.IGNORECASE), "Bearer [redacted]"),
+]
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Return `text` without `secrets` and without anything that looks like an API key.
+
+    Providers quote the key they were given in some error messages (in full or masked);
+    those messages go to the audit trail and the log, which admins and operators read.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    for pattern, replacement in _TOKEN_LOOKING:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def title_from(item: UserMessageItem) -> str | None:
     """Return a short thread title made from a user message's text, or None if it has none."""
     text = " ".join(part.text for part in item.content if getattr(part, "type", "") == "input_text")
@@ -226,9 +256,19 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
 
     @classmethod
     def for_request(cls, context: RequestContext, **options: Any) -> PlatformChatKitServer:
-        """Return a server whose store holds only this end user's threads with this agent."""
+        """Return a server whose store holds only this end user's threads with this agent.
+
+        Raise ValueError for a context without an end user id: the endpoint always sets
+        one, and an empty id would give every anonymous user one shared history. Raise
+        `ObjectNotFound`, as for a missing agent, when the agent is another tenant's: a
+        store is never narrowed to a foreign agent.
+        """
+        if not context.end_user_id:
+            raise ValueError("PlatformChatKitServer.for_request needs context.end_user_id")
+        if context.agent.tenant_id != context.tenant.pk:
+            raise ObjectNotFound("agent", context.agent.pk)
         store: DjangoStore[RequestContext] = DjangoStore(
-            context.tenant, agent_slug=context.agent.slug, end_user_id=context.end_user_id
+            context.tenant, agent=context.agent, end_user_id=context.end_user_id
         )
         return cls(store, **options)
 
@@ -268,7 +308,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             logger.info("Refused a run of agent %s: %s", context.agent.pk, error)
             raise _refusal(error) from error
 
-    def _sdk_agent(self, plan: RunPlan, provider: ProviderModel) -> SdkAgent[Any]:
+    def _sdk_agent(self, plan: RunPlan, provider: ProviderModel, run_id: str) -> SdkAgent[Any]:
         config = plan.version.config
         tenant_id = plan.tenant.pk
 
@@ -281,6 +321,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         tools = tools_build(
             config.get("tools", []),
             tenant_id=tenant_id,
+            run_id=run_id,
             allow_private_http=settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS,
             load_headers=load_headers,
             long_tool_runner=self.long_tool_runner,
@@ -290,7 +331,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             name=config.get("name") or plan.agent.name,
             instructions=config.get("instructions") or None,
             model=provider.model,
-            model_settings=model_settings_build(config.get("model_settings", {})),
+            model_settings=_model_settings(config.get("model_settings", {}), plan),
             tools=list(tools),
             tool_use_behavior=stop_at_client_tool_call,
         )
@@ -304,57 +345,58 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         try:
-            sdk_agent = self._sdk_agent(plan, provider)
+            sdk_agent = self._sdk_agent(plan, provider, uuid.uuid4().hex)
         except AgentMisconfigured as error:
             await self._audit_failure(context, plan.agent, plan, error)
             raise _refusal(error) from error
         history: Any = await self._to_agent_input(thread, input_user_message) or []
-        last_pk = await database_sync_to_async(thread_items_last_pk)(
-            tenant=plan.tenant, thread_id=thread.id
-        )
         agent_context = AgentContext[RequestContext](
             thread=thread, store=self.store, request_context=context
         )
         result = Runner.run_streamed(
             sdk_agent, history, context=agent_context, max_turns=self.max_turns
         )
-        open_items: dict[str, None] = {}
+        items = _RunItems()
         try:
             async for event in stream_agent_response(agent_context, result):
-                _track(open_items, event)
+                items.track(event)
                 yield event
         except Exception as error:
             failure = _provider_failure(error)
             if failure is None:
                 raise
             # Half-streamed items would stay on the user's screen but never in the thread.
-            for item_id in list(open_items):
-                yield ThreadItemRemovedEvent(item_id=item_id)
+            for item_id in items.unfinished():
+                removed = ThreadItemRemovedEvent(item_id=item_id)
+                items.track(removed)
+                yield removed
             await self._audit_failure(context, plan.agent, plan, error)
             raise failure from error
         finally:
-            try:
-                await self._after_run(plan, provider, thread, last_pk, result.context_wrapper.usage)
-            except Exception:
-                # The answer is already out: a metering failure must not turn it into an error.
-                logger.exception("Recording the run of agent %s failed", plan.agent.pk)
+            if agent_context.workflow_item is not None:
+                items.produced[agent_context.workflow_item.id] = None  # stored, not streamed
+            await self._after_run(plan, provider, thread, items, result.context_wrapper.usage)
 
     async def _after_run(
         self,
         plan: RunPlan,
         provider: ProviderModel,
         thread: ThreadMetadata,
-        last_pk: int,
+        items: _RunItems,
         usage: Any,
     ) -> None:
-        await database_sync_to_async(_run_record)(
-            plan=plan,
-            thread_id=thread.id,
-            after_pk=last_pk,
-            model_name=provider.model_name,
-            input_tokens=int(usage.input_tokens or 0),
-            output_tokens=int(usage.output_tokens or 0),
-        )
+        try:
+            await database_sync_to_async(_run_record)(
+                plan=plan,
+                thread_id=thread.id,
+                item_ids=list(items.produced),
+                model_name=provider.model_name,
+                input_tokens=int(usage.input_tokens or 0),
+                output_tokens=int(usage.output_tokens or 0),
+            )
+        except Exception:
+            # The answer is already out: a bookkeeping failure must not turn it into an error.
+            logger.exception("Recording the run of agent %s failed", plan.agent.pk)
 
     async def _audit_failure(
         self,
@@ -363,10 +405,11 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         plan: RunPlan | None,
         error: Exception,
     ) -> None:
+        secrets = [plan.provider.api_key] if plan is not None else []
         details: dict[str, Any] = {
             "error": type(error).__name__,
             "status": getattr(error, "status_code", None),
-            "message": str(error)[:500],
+            "message": redact(str(error), secrets)[:500],
         }
         if plan is not None:
             details |= {
@@ -381,25 +424,42 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         )
 
 
-def _track(open_items: dict[str, None], event: ThreadStreamEvent) -> None:
-    if isinstance(event, ThreadItemAddedEvent):
-        open_items[event.item.id] = None
-    elif isinstance(event, ThreadItemDoneEvent | ThreadItemReplacedEvent):
-        open_items.pop(event.item.id, None)
-    elif isinstance(event, ThreadItemRemovedEvent):
-        open_items.pop(event.item_id, None)
+def _model_settings(values: dict[str, Any], plan: RunPlan) -> ModelSettings:
+    built = model_settings_build(values)
+    return replace(built, max_tokens=output_token_cap(built.max_tokens, plan.remaining_tokens))
+
+
+@dataclass
+class _RunItems:
+    """The ids of the items one run put in the thread (dicts: ordered sets)."""
+
+    produced: dict[str, None] = field(default_factory=dict)
+    _open: dict[str, None] = field(default_factory=dict)
+
+    def track(self, event: ThreadStreamEvent) -> None:
+        if isinstance(event, ThreadItemAddedEvent):
+            self.produced[event.item.id] = self._open[event.item.id] = None
+        elif isinstance(event, ThreadItemDoneEvent | ThreadItemReplacedEvent):
+            self.produced[event.item.id] = None
+            self._open.pop(event.item.id, None)
+        elif isinstance(event, ThreadItemRemovedEvent):
+            self.produced.pop(event.item_id, None)
+            self._open.pop(event.item_id, None)
+
+    def unfinished(self) -> list[str]:
+        return list(self._open)
 
 
 def _run_record(
     *,
     plan: RunPlan,
     thread_id: str,
-    after_pk: int,
+    item_ids: list[str],
     model_name: str,
     input_tokens: int,
     output_tokens: int,
 ) -> None:
-    usage_record(
+    usage_record_or_log(
         tenant_id=plan.tenant.pk,
         agent_id=plan.agent.pk,
         input_tokens=input_tokens,
@@ -408,7 +468,7 @@ def _run_record(
     thread_items_mark_origin(
         tenant=plan.tenant,
         thread_id=thread_id,
-        after_pk=after_pk,
+        item_ids=item_ids,
         agent_version=plan.version.number,
         model=model_name,
     )

@@ -1,6 +1,6 @@
 """Long-running code tools, run on Celery workers, with the database as the record.
 
-One `ToolCall` row per (tenant, thread, tool-call id) goes through these states:
+One `ToolCall` row per (tenant, thread, run, tool-call id) goes through these states:
 
     queued --claim--> running --finish--> done | failed | timed_out
        ^                 |

@@ -33,6 +33,7 @@ def tool_call_enqueue(
     *,
     tenant_id: int,
     thread_id: str,
+    run_id: str,
     call_id: str,
     tool_name: str,
     arguments: dict[str, Any],
@@ -40,13 +41,16 @@ def tool_call_enqueue(
 ) -> ToolCall:
     """Record the call, or find the one recorded before; send it to a worker on commit.
 
-    Raises `LongToolError` if the ids were used before for another tool or other arguments.
+    A call is known by its thread, the run that made it and its call id: providers reuse
+    call ids across runs, so the call id alone would hand a new call an old result. Raises
+    `LongToolError` if the ids were used before for another tool or other arguments.
     """
     limit = min(float(time_limit_seconds), float(settings.LONG_TOOL_TIMEOUT_SECONDS))
     now = timezone.now()
     with transaction.atomic():
         call, created = ToolCall.objects.for_tenant(tenant_id).get_or_create(
             thread_id=thread_id,
+            run_id=run_id,
             call_id=call_id,
             defaults={
                 "tenant_id": tenant_id,
@@ -62,7 +66,7 @@ def tool_call_enqueue(
         elif (call.tool_name, call.arguments) != (tool_name, arguments):
             raise LongToolError(
                 "call_id_reused",
-                f"The tool call id {call_id} was already used for another call in this thread.",
+                f"The tool call id {call_id} was already used for another call in this run.",
             )
     return call
 
@@ -89,6 +93,7 @@ async def long_tool_run(
     *,
     tenant_id: int,
     thread_id: str,
+    run_id: str,
     call_id: str,
     tool_name: str,
     arguments: dict[str, Any],
@@ -105,6 +110,7 @@ async def long_tool_run(
     call = await _enqueue(
         tenant_id=tenant_id,
         thread_id=thread_id,
+        run_id=run_id,
         call_id=call_id,
         tool_name=tool_name,
         arguments=arguments,

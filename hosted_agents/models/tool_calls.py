@@ -1,6 +1,6 @@
 """The record of each long-running tool call: the database, not the broker, is the truth.
 
-See hosted_agents/long_tools.py for the life of a call; this module only holds the table.
+See hosted_agents/long_tools/__init__.py for the life of a call; this module only holds the table.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ class ToolCall(TenantOwnedModel):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tool_calls")
     # Protocol ids, not foreign keys: the record is kept for audit even if the thread goes.
     thread_id = models.CharField(max_length=100)
+    # The run (one respond()) that made the call: providers reuse call ids such as `call_0`
+    # across runs, so a call is known by (thread, run, call id). Empty for older rows.
+    run_id = models.CharField(max_length=64, blank=True, default="")
     call_id = models.CharField(max_length=200)
     tool_name = models.CharField(max_length=100)
     arguments = models.JSONField(default=dict, blank=True)
@@ -63,7 +66,7 @@ class ToolCall(TenantOwnedModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "thread_id", "call_id"], name="tool_call_unique_call"
+                fields=["tenant", "thread_id", "run_id", "call_id"], name="tool_call_unique_call"
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=["queued", "running", "done", "failed", "timed_out"]),

@@ -24,6 +24,7 @@ from hosted_agents.models import (
     ModelSettingsSchema,
     model_takes_reasoning_effort,
 )
+from hosted_agents.services.common import save_unique
 from hosted_agents.tools.registry import all_code_tools, get_code_tool
 from tenants.models import ProviderCredential, Tenant
 from tenants.services.audit import Actor, audit_event_record
@@ -198,6 +199,10 @@ def _locked_agent(tenant: Tenant, agent_id: int) -> Agent:
     return agent
 
 
+def _slug_taken(agent: Agent) -> bool:
+    return Agent.objects.for_tenant(agent.tenant_id).filter(slug=agent.slug).exists()
+
+
 @transaction.atomic
 def agent_create(
     *,
@@ -212,9 +217,9 @@ def agent_create(
     agent = Agent(tenant=tenant, slug=slug.strip())
     _apply(agent, {"name": name, **draft})
     agent_check(agent)
-    if Agent.objects.for_tenant(tenant).filter(slug=agent.slug).exists():
+    if _slug_taken(agent):
         raise AlreadyExists("agent", agent.slug)
-    agent.save()
+    save_unique(agent, entity="agent", field="slug")
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.create", target=agent,
         after=_summary(agent), ip=ip,
@@ -309,6 +314,35 @@ def agent_publish(
     return version
 
 
+def _check_republishable(agent: Agent, version: AgentVersion) -> None:
+    """Raise `InvalidInput` unless `version` would pass the checks of `agent_publish` today.
+
+    The credential, HTTP tools and client tools it names may have been deleted since, and a
+    code tool may no longer be registered; serving it would fail at every run.
+    """
+    config = version.config
+    tools = config.get("tools", [])
+    as_draft = Agent(
+        tenant_id=agent.tenant_id,
+        slug=agent.slug,
+        name=config.get("name", ""),
+        instructions=config.get("instructions", ""),
+        model=config.get("model", ""),
+        model_settings=dict(config.get("model_settings", {})),
+        provider_credential_id=config.get("provider_credential_id"),
+        code_tools=[tool["name"] for tool in tools if tool["kind"] == "code"],
+        http_tools=[tool["id"] for tool in tools if tool["kind"] == "http"],
+        client_tools=[tool["id"] for tool in tools if tool["kind"] == "client"],
+        greeting=config.get("greeting", ""),
+        starter_prompts=config.get("starter_prompts", []),
+    )
+    try:
+        agent_check(as_draft)
+    except InvalidInput as error:
+        reason = f"version {version.number} cannot be published again: {error}"
+        raise InvalidInput("number", reason) from None
+
+
 @transaction.atomic
 def agent_rollback(
     *,
@@ -318,13 +352,17 @@ def agent_rollback(
     actor: Actor = None,
     ip: str | None = None,
 ) -> AgentVersion:
-    """Publish a copy of version `number` as the newest version (see the module docstring)."""
+    """Publish a copy of version `number` as the newest version (see the module docstring).
+
+    The copy is checked like a publish: `InvalidInput` if what it names is gone or invalid.
+    """
     agent = _locked_agent(tenant, agent_id)
     source = (
         AgentVersion.objects.for_tenant(tenant).filter(agent_id=agent.pk, number=number).first()
     )
     if source is None:
         raise ObjectNotFound("agent version", f"{agent.slug} v{number}")
+    _check_republishable(agent, source)
     previous = agent.published_version_id
     version = _add_version(agent, source.config, actor, f"rollback to version {number}")
     audit_event_record(

@@ -21,6 +21,7 @@ from hosted_agents.models.tools import (
     MAX_HTTP_TIME_LIMIT_SECONDS,
     TOOL_NAME_PATTERN,
 )
+from hosted_agents.services.common import save_unique
 from hosted_agents.tools.http import template_fields
 from tenants.encryption import encrypt, mask_secret
 from tenants.models import Tenant
@@ -167,7 +168,7 @@ def http_tool_create(
     http_tool_set_headers(tool, headers or {})
     if _name_taken(tool):
         raise AlreadyExists("HTTP tool", tool.name)
-    tool.save()
+    save_unique(tool, entity="HTTP tool", field="name")
     audit_event_record(
         tenant=tenant, actor=actor, action="http_tool.create", target=tool,
         after=_http_summary(tool), ip=ip,
@@ -203,7 +204,7 @@ def http_tool_update(
         fields += ["headers_encrypted", "header_hints"]
     if _name_taken(tool):
         raise AlreadyExists("HTTP tool", tool.name)
-    tool.save(update_fields=fields)
+    save_unique(tool, entity="HTTP tool", field="name", update_fields=fields)
     audit_event_record(
         tenant=tenant, actor=actor, action="http_tool.update", target=tool,
         before=before, after=_http_summary(tool), ip=ip,
@@ -255,7 +256,7 @@ def client_tool_create(
     client_tool_check(tool)
     if _name_taken(tool):
         raise AlreadyExists("client tool", tool.name)
-    tool.save()
+    save_unique(tool, entity="client tool", field="name")
     audit_event_record(
         tenant=tenant, actor=actor, action="client_tool.create", target=tool,
         after=_client_summary(tool), ip=ip,
@@ -284,7 +285,7 @@ def client_tool_update(
     client_tool_check(tool)
     if _name_taken(tool):
         raise AlreadyExists("client tool", tool.name)
-    tool.save(update_fields=[*changes, "updated_at"])
+    save_unique(tool, entity="client tool", field="name", update_fields=[*changes, "updated_at"])
     audit_event_record(
         tenant=tenant, actor=actor, action="client_tool.update", target=tool,
         before=before, after=_client_summary(tool), ip=ip,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from agents import FunctionTool
@@ -9,7 +10,7 @@ from agents import FunctionTool
 from hosted_agents import http_fetch
 from hosted_agents.exceptions import AgentMisconfigured, UnknownToolError
 from hosted_agents.tools.client import ClientToolSpec, client_function_tool
-from hosted_agents.tools.code import LongToolRunner, code_function_tool
+from hosted_agents.tools.code import LongToolRunner, code_function_tool, unavailable_code_tool
 from hosted_agents.tools.http import Fetcher, HeaderLoader, HttpToolSpec, http_function_tool
 from hosted_agents.tools.registry import get_code_tool
 
@@ -20,29 +21,23 @@ def tools_build(
     entries: list[dict[str, Any]],
     *,
     tenant_id: int,
+    run_id: str,
     allow_private_http: bool,
     load_headers: HeaderLoader,
     long_tool_runner: LongToolRunner | None = None,
     fetcher: Fetcher = http_fetch.fetch,
 ) -> list[FunctionTool]:
-    """Return one FunctionTool per entry of a version's `config["tools"]`.
+    """Return one FunctionTool per entry of a version's `config["tools"]`, for one run.
 
-    Code tools are looked up in the registry by name (their code is not frozen); a name no
-    longer registered raises `AgentMisconfigured`.
+    Code tools are what the version froze (description, argument schema, time limit); only
+    their function comes from the registry, by name. A name no longer registered becomes a
+    tool that answers the model with an error. An unknown kind raises `AgentMisconfigured`.
     """
     tools = []
     for entry in entries:
         kind = entry["kind"]
         if kind == "code":
-            try:
-                code_tool = get_code_tool(entry["name"])
-            except UnknownToolError as error:
-                raise AgentMisconfigured(f"code tool {entry['name']!r} is not available") from error
-            tools.append(
-                code_function_tool(
-                    code_tool, tenant_id=tenant_id, long_tool_runner=long_tool_runner
-                )
-            )
+            tools.append(_frozen_code_tool(entry, tenant_id, run_id, long_tool_runner))
         elif kind == "http":
             tools.append(
                 http_function_tool(
@@ -57,3 +52,19 @@ def tools_build(
         else:
             raise AgentMisconfigured(f"unknown tool kind {kind!r}")
     return tools
+
+
+def _frozen_code_tool(
+    entry: dict[str, Any], tenant_id: int, run_id: str, runner: LongToolRunner | None
+) -> FunctionTool:
+    try:
+        registered = get_code_tool(entry["name"])
+    except UnknownToolError:
+        return unavailable_code_tool(entry)
+    frozen = replace(
+        registered,
+        description=entry["description"],
+        params_schema=entry["params_schema"],
+        time_limit_seconds=float(entry["time_limit_seconds"]),
+    )
+    return code_function_tool(frozen, tenant_id=tenant_id, run_id=run_id, long_tool_runner=runner)

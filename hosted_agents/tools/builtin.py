@@ -79,9 +79,17 @@ def evaluate(expression: str) -> float | int:
         value: float | int = _value(tree.body)
     except (ArithmeticError, TypeError) as error:
         raise ValueError(str(error) or type(error).__name__) from None
+    _check_real(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("the result is not a finite number")
     return value
+
+
+def _check_real(value: Any) -> None:
+    # A negative number to a fractional power is complex in Python; JSON cannot carry it,
+    # and a calculator for end users should not answer in imaginary numbers.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("the result is not a real number")
 
 
 def _value(node: ast.AST) -> Any:
@@ -96,7 +104,8 @@ def _value(node: ast.AST) -> Any:
         if isinstance(node.op, ast.Pow) and abs(right) > _MAX_EXPONENT:
             raise ValueError(f"exponents above {_MAX_EXPONENT} are not allowed")
         result = _BINARY[type(node.op)](left, right)
-        if isinstance(result, int | float) and abs(result) > _MAX_MAGNITUDE:
+        _check_real(result)
+        if abs(result) > _MAX_MAGNITUDE:
             raise ValueError("the result is too large")
         return result
     if (

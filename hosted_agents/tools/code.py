@@ -17,7 +17,12 @@ from chatkit_core.agents import AgentContext
 from chatkit_core.types import ProgressUpdateEvent
 from hosted_agents.tools.registry import CodeTool
 
-__all__ = ["LongToolRunner", "code_function_tool", "tool_output"]
+__all__ = [
+    "LongToolRunner",
+    "code_function_tool",
+    "tool_output",
+    "unavailable_code_tool",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +37,7 @@ class LongToolRunner(Protocol):
         *,
         tenant_id: int,
         thread_id: str,
+        run_id: str,
         call_id: str,
         tool_name: str,
         arguments: dict[str, Any],
@@ -56,9 +62,19 @@ def parse_arguments(raw: str) -> dict[str, Any]:
 
 
 def code_function_tool(
-    tool: CodeTool, *, tenant_id: int, long_tool_runner: LongToolRunner | None = None
+    tool: CodeTool,
+    *,
+    tenant_id: int,
+    run_id: str,
+    long_tool_runner: LongToolRunner | None = None,
 ) -> FunctionTool:
-    """Return a FunctionTool that runs `tool`; failures become messages for the model."""
+    """Return a FunctionTool that runs `tool` in the run `run_id`; failures become messages
+    for the model.
+
+    A long-running call is recorded under the run id and the provider's call id: providers
+    reuse call ids (some number them per response, `call_0`), and openai-agents refuses
+    a reused one only within a run.
+    """
 
     async def invoke(ctx: ToolContext[AgentContext[Any]], raw: str) -> str:
         try:
@@ -67,7 +83,7 @@ def code_function_tool(
         except (ValueError, ValidationError) as error:
             return f"Invalid arguments for {tool.name}: {error}"
         if tool.long_running:
-            return await _run_long(ctx, tool, arguments, tenant_id, long_tool_runner)
+            return await _run_long(ctx, tool, arguments, tenant_id, run_id, long_tool_runner)
         return await _run_here(ctx, tool, args, kwargs)
 
     return FunctionTool(
@@ -104,6 +120,7 @@ async def _run_long(
     tool: CodeTool,
     arguments: dict[str, Any],
     tenant_id: int,
+    run_id: str,
     runner: LongToolRunner | None,
 ) -> str:
     agent_context = ctx.context
@@ -117,6 +134,7 @@ async def _run_long(
         result = await run(
             tenant_id=tenant_id,
             thread_id=agent_context.thread.id,
+            run_id=run_id,
             call_id=ctx.tool_call_id,
             tool_name=tool.name,
             arguments=arguments,
@@ -129,6 +147,27 @@ async def _run_long(
         logger.exception("Long-running tool %s failed", tool.name)
         return f"The tool {tool.name} failed with an internal error."
     return tool_output(result)
+
+
+def unavailable_code_tool(entry: dict[str, Any]) -> FunctionTool:
+    """Return a stand-in for a frozen code tool that is no longer registered.
+
+    The model is still offered the tool as the version froze it; calling it answers with
+    an error the model can relay, rather than failing the whole run.
+    """
+    name = entry["name"]
+
+    async def invoke(ctx: ToolContext[AgentContext[Any]], raw: str) -> str:
+        logger.warning("Code tool %s is frozen in a published version but not registered", name)
+        return f"The tool {name} is no longer available on this platform."
+
+    return FunctionTool(
+        name=name,
+        description=entry["description"],
+        params_json_schema=entry["params_schema"],
+        on_invoke_tool=invoke,
+        strict_json_schema=False,
+    )
 
 
 def _default_runner() -> LongToolRunner:

@@ -13,7 +13,13 @@ from django.urls import reverse
 
 from hosted_agents.models import Agent, AgentVersion, ClientTool, HttpTool, UsageDaily
 from hosted_agents.selectors import http_tool_headers
-from hosted_agents.services import agent_create, agent_publish, http_tool_create
+from hosted_agents.services import (
+    agent_create,
+    agent_publish,
+    client_tool_create,
+    client_tool_delete,
+    http_tool_create,
+)
 from tenants.models import AuditEvent, Tenant
 from tenants.services import provider_credential_create
 
@@ -193,3 +199,55 @@ def test_an_empty_headers_field_keeps_the_stored_headers_and_clearing_removes_th
     assert http_tool_headers(tenant=acme, tool_id=tool.pk) == {"Authorization": SECRET}
     assert operator.post(url, form | {"clear_headers": "on"}).status_code == 302
     assert http_tool_headers(tenant=acme, tool_id=tool.pk) == {}
+
+
+def test_a_form_shown_again_after_an_error_does_not_echo_the_submitted_headers(
+    operator: Client, acme: Tenant
+) -> None:
+    tool = http_tool_create(
+        tenant=acme,
+        name="weather",
+        description="Weather.",
+        url_template="https://api.example.com/weather",
+        headers={"Authorization": SECRET},
+    )
+    url = reverse("admin:hosted_agents_httptool_change", args=[tool.pk])
+    typed = "Bearer typed-but-refused-0123456789"
+    form = {
+        "name": "weather",
+        "description": "Weather.",
+        "method": "GET",
+        "url_template": "ftp://api.example.com/weather",  # refused: not http(s)
+        "args_schema": json.dumps({"type": "object", "properties": {}}),
+        "time_limit_seconds": "10",
+        "max_response_bytes": "65536",
+        "new_headers": f"Authorization: {typed}",
+    }
+
+    response = operator.post(url, form)
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "must be an http(s) URL" in content
+    assert typed not in content and SECRET not in content
+    # Sent again with the field left empty, as the page now shows it: the stored value stays.
+    fixed = form | {"url_template": "https://api.example.com/weather", "new_headers": ""}
+    assert operator.post(url, fixed).status_code == 302
+    assert http_tool_headers(tenant=acme, tool_id=tool.pk) == {"Authorization": SECRET}
+
+
+def test_a_refused_rollback_is_reported_in_the_admin(operator: Client, acme: Tenant) -> None:
+    tool = client_tool_create(tenant=acme, name="pick", description="Pick.")
+    agent = agent_create(tenant=acme, slug="helpdesk", name="Helpdesk", client_tools=[tool.pk])
+    first = agent_publish(tenant=acme, agent_id=agent.pk)
+    client_tool_delete(tenant=acme, tool_id=tool.pk)
+    agent_publish(tenant=acme, agent_id=agent.pk)
+
+    response = operator.post(
+        reverse("admin:hosted_agents_agentversion_changelist"),
+        {"action": "rollback", "_selected_action": [first.pk]},
+        follow=True,
+    )
+
+    assert "version 1 cannot be published again" in response.content.decode()
+    assert AgentVersion.objects.for_tenant(acme).filter(agent=agent).count() == 2

@@ -95,6 +95,7 @@ def enqueue(tenant: Tenant, call_id: str = "call_1", time_limit: float = 30.0) -
     return tool_call_enqueue(
         tenant_id=tenant.pk,
         thread_id="thr_1",
+        run_id="run_1",
         call_id=call_id,
         tool_name="test_long_count_steps",
         arguments={"steps": 1, "delay": 0},
@@ -156,6 +157,7 @@ async def test_same_call_id_reuses_the_record_and_its_result(
     result = await long_tool_run(
         tenant_id=acme.pk,
         thread_id="thr_1",
+        run_id="run_1",
         call_id="call_1",
         tool_name="test_long_count_steps",
         arguments={"steps": 1, "delay": 0},
@@ -174,6 +176,7 @@ def test_call_id_reused_for_another_call_is_refused(acme: Tenant) -> None:
         tool_call_enqueue(
             tenant_id=acme.pk,
             thread_id="thr_1",
+            run_id="run_1",
             call_id="call_1",
             tool_name="test_long_count_steps",
             arguments={"steps": 2, "delay": 0},
@@ -181,6 +184,27 @@ def test_call_id_reused_for_another_call_is_refused(acme: Tenant) -> None:
         )
 
     assert caught.value.code == "call_id_reused"
+
+
+def test_the_same_call_id_in_another_run_is_a_call_of_its_own(
+    acme: Tenant, published: list[Published]
+) -> None:
+    first = enqueue(acme, "call_0")
+    change(first, status=Status.DONE, result={"counted": 1})
+
+    second = tool_call_enqueue(
+        tenant_id=acme.pk,
+        thread_id="thr_1",
+        run_id="run_2",
+        call_id="call_0",
+        tool_name="test_long_count_steps",
+        arguments={"steps": 2, "delay": 0},
+        time_limit_seconds=30,
+    )
+
+    assert second.pk != first.pk
+    assert (second.status, second.run_id, second.arguments["steps"]) == (Status.QUEUED, "run_2", 2)
+    assert [p.tool_call_id for p in published] == [first.pk, second.pk]
 
 
 def test_claim_is_refused_while_another_attempt_holds_the_call(acme: Tenant) -> None:
@@ -288,6 +312,7 @@ async def test_run_past_the_attempt_deadline_ends_with_a_time_out(acme: Tenant) 
         await long_tool_run(
             tenant_id=acme.pk,
             thread_id="thr_1",
+            run_id="run_1",
             call_id="call_1",
             tool_name="test_long_count_steps",
             arguments={"steps": 1, "delay": 0},

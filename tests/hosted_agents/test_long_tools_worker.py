@@ -103,6 +103,7 @@ async def run_call(
         long_tool_run(
             tenant_id=tenant.pk,
             thread_id="thr_long",
+            run_id="run_long",
             call_id=call_id,
             tool_name=tool_name,
             arguments=arguments,

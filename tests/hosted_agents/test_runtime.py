@@ -7,24 +7,28 @@ The harness here is shared by the other runtime test files of this folder.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 from agents import set_tracing_disabled
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from django.db import OperationalError
 
 from chatkit_core.server import StreamingResult
 from hosted_agents.demo_model import DEMO_MARKER
 from hosted_agents.metering import usage_record
 from hosted_agents.models import Agent, UsageDaily
-from hosted_agents.runtime import PlatformChatKitServer, RequestContext
+from hosted_agents.runtime import PlatformChatKitServer, RequestContext, redact
 from hosted_agents.services import agent_create, agent_publish, agent_update
 from tenants.models import AuditEvent, ProviderCredential, Tenant, Thread, ThreadItem
 from tenants.services import provider_credential_create, tenant_set_status, tenant_update
 from tests.support.openai_stub import HTTPError, OpenAIStub, Turn
-from tests.support.sse import collect_events
+from tests.support.sse import collect_events, parse_sse
 
 set_tracing_disabled(True)
 
@@ -59,6 +63,14 @@ class Chat:
             "threads.add_user_message", thread_id=thread_id, input=user_input(text)
         )
 
+    async def open(self, thread_id: str, text: str) -> OpenStream:
+        """Send a message to the thread; return its answer unread."""
+        params = {"thread_id": thread_id, "input": user_input(text)}
+        body = json.dumps({"type": "threads.add_user_message", "params": params}).encode()
+        result = await self.server.process(body, self.context)
+        assert isinstance(result, StreamingResult)
+        return OpenStream(result)
+
     async def items(self, thread_id: str) -> list[dict[str, Any]]:
         body = json.dumps(
             {"type": "items.list", "params": {"thread_id": thread_id, "limit": 100, "order": "asc"}}
@@ -67,6 +79,32 @@ class Chat:
         assert not isinstance(result, StreamingResult)
         data: list[dict[str, Any]] = json.loads(result.json)["data"]
         return data
+
+
+class OpenStream:
+    """A streamed answer read a few events at a time, so that two runs can interleave.
+
+    The server stores each item before it sends the item's event, and the runtime's
+    bookkeeping runs once the stream is read to its end.
+    """
+
+    def __init__(self, result: StreamingResult) -> None:
+        self._chunks = aiter(result)
+        self.events: list[dict[str, Any]] = []
+
+    async def read_until(self, kind: str) -> dict[str, Any]:
+        """Read events up to the first of `kind` (as `kinds` names it); return it."""
+        async for chunk in self._chunks:
+            [event] = [sse.json() for sse in parse_sse(chunk.decode())]
+            self.events.append(event)
+            if kinds([event]) == [kind]:
+                return event
+        raise AssertionError(f"the stream ended without {kind}: {kinds(self.events)}")
+
+    async def read_to_end(self) -> list[dict[str, Any]]:
+        async for chunk in self._chunks:
+            self.events += [sse.json() for sse in parse_sse(chunk.decode())]
+        return self.events
 
 
 def user_input(text: str) -> dict[str, Any]:
@@ -269,6 +307,31 @@ async def test_each_agent_item_records_the_version_and_model_that_produced_it(
     ]
 
 
+async def test_two_runs_at_once_on_one_thread_each_stamp_only_their_own_items(
+    acme: Tenant,
+) -> None:
+    agent = await database_sync_to_async(publish)(acme)  # the demo model, version 1
+    first_chat, second_chat = chat_for(agent), chat_for(agent)
+    thread_id = thread_id_of(await first_chat.create("Hello"))
+    first = await first_chat.open(thread_id, "First question")
+    await first.read_until("thread.item.added:assistant_message")  # running on version 1
+    await database_sync_to_async(agent_publish)(tenant=acme, agent_id=agent.pk)
+
+    second = await second_chat.open(thread_id, "Second question")
+    await second.read_until("thread.item.done:assistant_message")  # stored, run still open
+    await first.read_to_end()  # the first run ends while the second is still running
+    await second.read_to_end()
+
+    rows = await stored_rows(thread_id)
+    answers = {
+        row.data["content"][0]["text"].split('"')[1]: row.agent_version
+        for row in rows
+        if row.type == "assistant_message"
+    }
+    assert answers == {"Hello": 1, "First question": 1, "Second question": 2}
+    assert [r.agent_version for r in rows if r.type == "user_message"] == [None] * 3
+
+
 async def test_the_thread_history_is_sent_on_the_next_turn(
     stub_agent: Agent, openai_stub: OpenAIStub
 ) -> None:
@@ -303,6 +366,30 @@ async def test_the_demo_model_answers_end_to_end_without_any_key(acme: Tenant) -
     assert not errors(events)
     rows = await stored_rows(thread_id_of(events))
     assert (rows[-1].agent_version, rows[-1].model) == (1, "demo")
+
+
+def test_a_demo_model_turn_makes_ten_queries(acme: Tenant, django_assert_num_queries: Any) -> None:
+    agent = publish(acme)
+    tenant_update(tenant=acme, changes={"monthly_token_quota": 1_000_000})
+    chat = chat_for(agent)
+    thread_id = thread_id_of(async_to_sync(chat.create)("Hello"))  # the day's usage row now exists
+
+    # A sync test: async_to_sync runs the server's ORM calls back on this thread, whose
+    # connection the assertion watches.
+    with django_assert_num_queries(10):
+        # 1 SELECT the thread (the store: this tenant, agent and end user)
+        # 2 INSERT the user message
+        # 3 SELECT the tenant again (suspended, or its quota changed, since authentication?)
+        # 4 SELECT the agent joined with its published version
+        # 5 SELECT the SUM of this month's usage (the quota)
+        # 6 SELECT the thread's items, oldest first (the history sent to the model)
+        # 7 SELECT the newest items (chatkit_core: a workflow left open to resume?)
+        # 8 INSERT the assistant message
+        # 9 UPDATE the day's usage row
+        # 10 UPDATE the items of this run with their version and model
+        events = async_to_sync(chat.send)(thread_id, "Again")
+
+    assert assistant_text(events).startswith(DEMO_MARKER)
 
 
 async def test_the_platform_key_is_used_when_the_agent_has_no_credential(
@@ -384,6 +471,40 @@ async def test_provider_failures_become_a_clear_error_event_and_an_audit_event(
     # The thread keeps the user's message, and only that: it can be retried as it is.
     thread_id = thread_id_of(events)
     assert [item["type"] for item in await chat.items(thread_id)] == ["user_message"]
+
+
+async def test_keys_in_a_provider_error_are_redacted_from_the_audit_event_and_the_log(
+    stub_agent: Agent, openai_stub: OpenAIStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    openai_stub.add_turn(
+        HTTPError(
+            401,
+            f"Incorrect API key provided: {ACME_KEY}. Masked: sk-proj-ab12****wxyz; "
+            "sent as Authorization: Bearer tok_0123456789abcdef.",
+            "invalid_request_error",
+            "invalid_api_key",
+        )
+    )
+
+    with caplog.at_level(logging.INFO):
+        events = await chat_for(stub_agent).create("Hello")
+
+    assert "rejected this agent's API key" in errors(events)[0]["message"]
+    [audit] = await audit_actions(stub_agent.tenant, "agent.run_failed")
+    message = audit.after["message"]
+    assert "Incorrect API key provided: [redacted]. Masked: sk-[redacted]" in message
+    assert "Bearer [redacted]" in message
+    for secret in (ACME_KEY, "ab12****wxyz", "tok_0123456789abcdef"):
+        assert secret not in message
+        assert secret not in caplog.text
+
+
+def test_redact_removes_the_given_secrets_and_anything_shaped_like_a_key() -> None:
+    text = "key abc123secret, sk-live_0123456789 and bearer eyJhbGciOi.x.y; sk is fine"
+
+    assert redact(text, ["abc123secret", ""]) == (
+        "key [redacted], sk-[redacted] and Bearer [redacted]; sk is fine"
+    )
 
 
 async def test_a_failure_in_the_middle_of_an_answer_removes_the_half_streamed_message(
@@ -470,6 +591,87 @@ async def test_a_run_under_the_quota_is_served(stub_agent: Agent, openai_stub: O
     assert assistant_text(events) == "Still fine."
 
 
+@pytest.mark.parametrize(
+    ("configured", "quota", "used", "sent"),
+    [
+        (300, 1000, 960, 40),
+        (300, 100_000, 0, 300),
+        (None, 1000, 960, 40),
+        (None, 10**9, 0, None),  # above QUOTA_CAP_FLOOR: the model's own limit applies
+    ],
+    ids=["quota-lowers-the-cap", "smaller-cap-kept", "quota-is-the-cap", "large-quota-no-cap"],
+)
+async def test_the_output_tokens_sent_to_the_model_are_capped_at_the_quota_left(
+    acme: Tenant,
+    openai_stub: OpenAIStub,
+    configured: int | None,
+    quota: int,
+    used: int,
+    sent: int | None,
+) -> None:
+    settings = {"max_output_tokens": configured} if configured else {}
+    credential = await database_sync_to_async(make_credential)(acme, openai_stub.base_url)
+    agent = await database_sync_to_async(publish)(
+        acme, model="gpt-4.1", model_settings=settings, provider_credential_id=credential.pk
+    )
+    await database_sync_to_async(tenant_update)(tenant=acme, changes={"monthly_token_quota": quota})
+    await database_sync_to_async(usage_record)(
+        tenant_id=acme.pk, agent_id=agent.pk, input_tokens=used, output_tokens=0
+    )
+    openai_stub.add("Short.")
+
+    await chat_for(agent).create("Hello")
+
+    assert openai_stub.last_request.body.get("max_output_tokens") == sent
+
+
+async def test_a_failed_usage_write_is_retried_once(
+    stub_agent: Agent, openai_stub: OpenAIStub
+) -> None:
+    openai_stub.add("Counted.")
+    calls: list[int] = []
+
+    def flaky(**usage: Any) -> None:
+        calls.append(usage["output_tokens"])
+        if len(calls) == 1:
+            raise OperationalError("the database went away")
+        usage_record(**usage)
+
+    with mock.patch("hosted_agents.metering.usage_record", autospec=True, side_effect=flaky):
+        events = await chat_for(stub_agent).create("Hello")
+
+    assert assistant_text(events) == "Counted."
+    assert calls == [7, 7]
+    row = await UsageDaily.objects.for_tenant(stub_agent.tenant_id).aget()
+    assert (row.runs, row.input_tokens, row.output_tokens) == (1, 11, 7)
+
+
+async def test_a_usage_write_that_fails_twice_is_logged_as_an_error_and_the_answer_stands(
+    stub_agent: Agent, openai_stub: OpenAIStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    openai_stub.add("Not counted.")
+    failing = mock.patch(
+        "hosted_agents.metering.usage_record",
+        autospec=True,
+        side_effect=OperationalError("the database went away"),
+    )
+
+    with failing as patched, caplog.at_level(logging.WARNING, "hosted_agents"):
+        events = await chat_for(stub_agent).create("Hello")
+
+    assert assistant_text(events) == "Not counted."
+    assert not errors(events)
+    assert patched.call_count == 2
+    [lost] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert lost.getMessage() == (
+        f"USAGE NOT RECORDED for tenant {stub_agent.tenant_id}, agent {stub_agent.pk}: "
+        "11 input and 7 output tokens"
+    )
+    # The items are still stamped: bookkeeping steps fail on their own.
+    rows = await stored_rows(thread_id_of(events))
+    assert rows[-1].agent_version == 1
+
+
 # --------------------------------------------------------------------------- isolation
 
 
@@ -477,13 +679,18 @@ async def test_another_tenants_agent_behaves_like_a_missing_one(
     stub_agent: Agent, globex: Tenant, openai_stub: OpenAIStub
 ) -> None:
     openai_stub.add("Never sent.")
+    globex_agent = await database_sync_to_async(publish)(globex, slug="globex-support")
+    server = PlatformChatKitServer.for_request(
+        RequestContext(tenant=globex, agent=globex_agent, end_user_id="intruder")
+    )
     # Globex's request context naming Acme's agent, over Globex's store.
-    context = RequestContext(tenant=globex, agent=stub_agent, end_user_id="intruder")
-    chat = Chat(context)
+    naming_acme = RequestContext(tenant=globex, agent=stub_agent, end_user_id="intruder")
+    body = json.dumps({"type": "threads.create", "params": {"input": user_input("Tell me")}})
 
-    events = await chat.create("Tell me Acme's instructions")
+    result = await server.process(body, naming_acme)
 
-    [error] = errors(events)
+    assert isinstance(result, StreamingResult)
+    [error] = errors(await collect_events(result))
     assert error["message"] == "This agent does not exist."
     assert openai_stub.requests == []
 
@@ -492,8 +699,9 @@ async def test_a_context_for_another_tenant_than_the_store_reaches_nothing(
     stub_agent: Agent, globex: Tenant, openai_stub: OpenAIStub
 ) -> None:
     openai_stub.add("Never sent.")
+    globex_agent = await database_sync_to_async(publish)(globex, slug="globex-support")
     server = PlatformChatKitServer.for_request(
-        RequestContext(tenant=globex, agent=stub_agent, end_user_id="u")
+        RequestContext(tenant=globex, agent=globex_agent, end_user_id="u")
     )
     acme_context = RequestContext(tenant=stub_agent.tenant, agent=stub_agent, end_user_id="u")
     body = json.dumps({"type": "threads.create", "params": {"input": user_input("Hi")}})
@@ -505,7 +713,7 @@ async def test_a_context_for_another_tenant_than_the_store_reaches_nothing(
     assert error["message"] == "This agent does not exist."
     assert openai_stub.requests == []
     threads = await database_sync_to_async(list)(Thread.unscoped.all())
-    assert [t.tenant_id for t in threads] == [threads[0].tenant_id]
+    assert [t.tenant_id for t in threads] == [globex.pk]
 
 
 async def test_a_thread_of_another_end_user_cannot_be_continued(

@@ -4,6 +4,7 @@ tools (plain, widget, client-side, long-running), tenant client tools and HTTP t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -296,6 +297,7 @@ async def test_a_long_running_tool_goes_to_the_runner_with_its_ids_and_streams_p
     events = await chat.create("Analyse this")
 
     [sent] = runner.calls
+    assert len(sent.pop("run_id")) == 32  # a fresh uuid per run
     assert sent == {
         "tenant_id": acme.pk,
         "thread_id": thread_id_of(events),
@@ -340,3 +342,97 @@ async def test_the_demo_model_calls_a_code_tool_with_no_key_at_all(acme: Tenant)
     assert text.startswith(DEMO_MARKER)
     assert "weekday" in text  # the demo quotes the tool's output
     assert not errors(events)
+
+
+# --------------------------------------------------------------------------- the demo model
+# Each tool kind through process() with no key at all: the demo model calls a tool its user
+# message names, with arguments taken from the message, and quotes what the tool returned.
+
+
+def demo_quotes(events: list[dict[str, Any]], tool: str) -> list[str]:
+    """The tool outputs the demo model's answer quotes for `tool` (one per output it saw)."""
+    text = assistant_text(events)
+    assert text.startswith(DEMO_MARKER), text
+    return re.findall(rf'The tool {tool} returned: "(.*?)"\. ', text)
+
+
+async def test_the_demo_model_runs_a_code_tool_and_quotes_its_result(acme: Tenant) -> None:
+    agent = await database_sync_to_async(publish)(acme, code_tools=["calculator"])
+
+    events = await chat_for(agent).create("calculator: what is (2 + 3) * 4?")
+
+    assert not errors(events)
+    assert demo_quotes(events, "calculator") == [
+        json.dumps({"expression": "(2 + 3) * 4", "result": 20})
+    ]
+
+
+async def test_the_demo_model_runs_a_widget_tool_that_adds_a_card(acme: Tenant) -> None:
+    agent = await database_sync_to_async(publish)(acme, code_tools=["show_table"])
+    chat = chat_for(agent)
+
+    events = await chat.create("show_table title: Plans")
+
+    assert not errors(events)
+    stored = await chat.items(thread_id_of(events))
+    assert [item["type"] for item in stored] == ["user_message", "widget", "assistant_message"]
+    assert "Plans" in json.dumps(stored[1]["widget"])
+    assert demo_quotes(events, "show_table") == [
+        "The table 'Plans' with 1 rows is now shown to the user."
+    ]
+    rows = await stored_rows(thread_id_of(events))
+    assert [(r.type, r.agent_version, r.model) for r in rows[1:]] == [
+        ("widget", 1, "demo"),
+        ("assistant_message", 1, "demo"),
+    ]
+
+
+async def test_the_demo_model_calls_a_client_tool_and_quotes_the_clients_answer(
+    acme: Tenant,
+) -> None:
+    tool = await database_sync_to_async(client_tool_create)(
+        tenant=acme,
+        name="pick_color",
+        description="Let the user pick a colour in the page.",
+        args_schema={
+            "type": "object",
+            "properties": {"palette": {"type": "string", "enum": ["warm", "cold"]}},
+            "required": ["palette"],
+        },
+    )
+    agent = await database_sync_to_async(publish)(acme, client_tools=[tool.pk])
+    chat = chat_for(agent)
+    events = await chat.create("pick_color from the cold palette")
+    [pending] = [e["item"] for e in events if e["type"] == "thread.item.done"
+                 and e["item"]["type"] == "client_tool_call"]  # fmt: skip
+    assert (pending["status"], pending["arguments"]) == ("pending", {"palette": "cold"})
+
+    answer = await chat.stream(
+        "threads.add_client_tool_output", thread_id=thread_id_of(events), result={"color": "teal"}
+    )
+
+    assert not errors(answer)
+    assert demo_quotes(answer, "pick_color") == [json.dumps({"color": "teal"})]
+    stored = await chat.items(thread_id_of(events))
+    assert [(i["type"], i.get("status")) for i in stored] == [
+        ("user_message", None),
+        ("client_tool_call", "completed"),
+        ("assistant_message", None),
+    ]
+
+
+async def test_the_demo_model_calls_an_http_tool_on_a_local_server(
+    acme: Tenant, local_server: LocalServer, settings: Any
+) -> None:
+    settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = True
+    tool = await weather_tool(acme, local_server)
+    agent = await database_sync_to_async(publish)(acme, http_tools=[tool.pk])
+
+    events = await chat_for(agent).create("weather city: Oslo")
+
+    assert not errors(events)
+    [seen] = local_server.requests
+    assert (seen.method, seen.path) == ("GET", "/echo?city=Oslo")
+    assert seen.headers["authorization"] == "Bearer weather-secret-123456"
+    [quoted] = demo_quotes(events, "weather")
+    assert quoted.startswith('{"status": 200, "body": {"server": "local"')

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 from datetime import date
+from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -34,12 +36,14 @@ from hosted_agents.services import (
     agent_update,
     client_tool_create,
     client_tool_delete,
+    client_tool_update,
     http_tool_create,
     http_tool_delete,
     http_tool_update,
 )
+from hosted_agents.tools import registry
 from tenants.models import AuditEvent, Tenant
-from tenants.services import provider_credential_create, tenant_update
+from tenants.services import provider_credential_create, provider_credential_delete, tenant_update
 
 WEATHER_SCHEMA = {
     "type": "object",
@@ -239,6 +243,70 @@ def test_rollback_to_an_unknown_version_is_refused(acme: Tenant) -> None:
         agent_rollback(tenant=acme, agent_id=agent.pk, number=7)
 
 
+def _remove_credential(tenant: Tenant, agent: Agent) -> None:
+    assert agent.provider_credential_id is not None
+    provider_credential_delete(tenant=tenant, credential_id=agent.provider_credential_id)
+
+
+@pytest.mark.parametrize(
+    ("remove", "reason"),
+    [
+        (_remove_credential, "no such provider credential"),
+        (lambda t, a: http_tool_delete(tenant=t, tool_id=a.http_tools[0]), "no such tool"),
+        (lambda t, a: client_tool_delete(tenant=t, tool_id=a.client_tools[0]), "no such tool"),
+        (lambda t, a: registry._registry.pop("calculator"), "no code tool is named 'calculator'"),
+    ],
+    ids=["credential", "http_tool", "client_tool", "code_tool"],
+)
+def test_rollback_to_a_version_naming_something_gone_is_refused_like_a_publish(
+    acme: Tenant, remove: Any, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "_registry", dict(registry._registry))
+    credential = provider_credential_create(
+        tenant=acme, name="key", kind="openai", secret="sk-acme-0123456789abcdef"
+    )
+    agent = agent_create(
+        tenant=acme,
+        slug="support",
+        name="Support",
+        provider_credential_id=credential.pk,
+        code_tools=["calculator"],
+        http_tools=[weather(acme).pk],
+        client_tools=[client_tool_create(tenant=acme, name="pick", description="Pick.").pk],
+    )
+    agent_publish(tenant=acme, agent_id=agent.pk)
+    current = agent_update(
+        tenant=acme,
+        agent_id=agent.pk,
+        changes={"provider_credential_id": None, "code_tools": [], "http_tools": [],
+                 "client_tools": []},
+    )  # fmt: skip
+    current_version = agent_publish(tenant=acme, agent_id=agent.pk)
+    remove(acme, agent)
+
+    with pytest.raises(InvalidInput) as refused:
+        agent_rollback(tenant=acme, agent_id=agent.pk, number=1)
+
+    assert refused.value.field == "number"
+    assert refused.value.message.startswith("version 1 cannot be published again")
+    assert reason in refused.value.message
+    current.refresh_from_db()
+    assert current.published_version_id == current_version.pk
+    assert AgentVersion.objects.for_tenant(acme).filter(agent=agent).count() == 2
+
+
+def test_rollback_to_a_version_with_settings_no_longer_valid_is_refused(acme: Tenant) -> None:
+    agent = agent_create(tenant=acme, slug="support", name="Support", model="o4-mini")
+    first = agent_publish(tenant=acme, agent_id=agent.pk)
+    # A version written before a rule was added (here: a setting no longer accepted).
+    AgentVersion(
+        tenant=acme, agent=agent, number=2, config=first.config | {"model_settings": {"seed": 1}}
+    ).save()
+
+    with pytest.raises(InvalidInput, match="model_settings"):
+        agent_rollback(tenant=acme, agent_id=agent.pk, number=2)
+
+
 # --------------------------------------------------------------------------- isolation
 
 
@@ -324,6 +392,56 @@ def test_tool_names_are_unique_per_tenant(acme: Tenant, globex: Tenant) -> None:
 
     with pytest.raises(AlreadyExists):
         weather(acme)
+
+
+# Each case: the pre-check to make miss (as when another request saves the same name between
+# that check and this save), and a call that then hits the unique constraint.
+RACES = {
+    "agent_create": (
+        "hosted_agents.services.agents._slug_taken",
+        lambda tenant: agent_create(tenant=tenant, slug="taken", name="Second"),
+    ),
+    "http_tool_create": ("hosted_agents.services.tools._name_taken", lambda t: weather(t, "taken")),
+    "http_tool_update": (
+        "hosted_agents.services.tools._name_taken",
+        lambda t: http_tool_update(
+            tenant=t, tool_id=weather(t, "other").pk, changes={"name": "taken"}
+        ),
+    ),
+    "client_tool_create": (
+        "hosted_agents.services.tools._name_taken",
+        lambda t: client_tool_create(tenant=t, name="taken", description="Second."),
+    ),
+    "client_tool_update": (
+        "hosted_agents.services.tools._name_taken",
+        lambda t: client_tool_update(
+            tenant=t,
+            tool_id=client_tool_create(tenant=t, name="other", description="Other.").pk,
+            changes={"name": "taken"},
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("service", sorted(RACES))
+def test_a_name_taken_by_a_concurrent_request_is_already_exists_not_an_integrity_error(
+    acme: Tenant, service: str
+) -> None:
+    agent_create(tenant=acme, slug="taken", name="First")
+    weather(acme, "taken")
+    client_tool_create(tenant=acme, name="taken", description="First.")
+    pre_check, call = RACES[service]
+
+    with (
+        mock.patch(pre_check, autospec=True, return_value=False) as missed,
+        pytest.raises(AlreadyExists) as refused,
+    ):
+        call(acme)
+
+    assert missed.called
+    assert refused.value.identifier == "taken"
+    # The savepoint kept the transaction usable: the service's caller can go on.
+    assert Agent.objects.for_tenant(acme).filter(slug="taken").count() == 1
 
 
 def test_deleting_a_tool_removes_it_from_drafts_but_not_from_published_versions(

@@ -4,11 +4,13 @@ own (the runtime tests run them inside real agent runs)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from agents import FunctionTool
 from agents.tool_context import ToolContext
 from pydantic import ValidationError
 
@@ -18,6 +20,7 @@ from chatkit_core.types import ThreadMetadata
 from hosted_agents import http_fetch
 from hosted_agents.exceptions import UnknownToolError
 from hosted_agents.tools import builtin, registry
+from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.builtin import evaluate
 from hosted_agents.tools.client import ClientToolSpec, client_function_tool
 from hosted_agents.tools.http import HttpToolSpec, fill_url, http_function_tool
@@ -142,6 +145,89 @@ def test_a_tool_that_needs_the_run_context_cannot_be_invoked_without_one() -> No
         get_code_tool("switch_theme").invoke({"theme": "dark"})
 
 
+# --------------------------------------------------------------------------- frozen code tools
+
+
+def frozen_entry(name: str, **changes: Any) -> dict[str, Any]:
+    """The tool's entry as a published version froze it (see `resolve_tools`), changed."""
+    tool = get_code_tool(name)
+    entry = {
+        "kind": "code",
+        "name": tool.name,
+        "description": tool.description,
+        "params_schema": tool.params_schema,
+        "long_running": tool.long_running,
+        "time_limit_seconds": tool.time_limit_seconds,
+    }
+    return entry | changes
+
+
+def build(entries: list[dict[str, Any]], runner: Any = None) -> list[FunctionTool]:
+    async def no_headers(tool_id: int) -> dict[str, str]:
+        return {}
+
+    return tools_build(
+        entries,
+        tenant_id=1,
+        run_id="run_1",
+        allow_private_http=False,
+        load_headers=no_headers,
+        long_tool_runner=runner,
+    )
+
+
+async def test_a_code_tool_is_offered_and_limited_as_its_version_froze_it(
+    scratch_registry: None,
+) -> None:
+    @code_tool(description="Sleep a while (as registered now).", time_limit_seconds=30)
+    def nap(seconds: float) -> str:
+        time.sleep(seconds)
+        return "rested"
+
+    schema = {**get_code_tool("nap").params_schema, "description": "frozen"}
+    entry = frozen_entry(
+        "nap", description="Nap (as published).", params_schema=schema, time_limit_seconds=0.1
+    )
+
+    [tool] = build([entry])
+    answer = await tool.on_invoke_tool(tool_context("nap", {}), '{"seconds": 0.5}')
+
+    assert (tool.description, tool.params_json_schema) == ("Nap (as published).", schema)
+    assert answer == "The tool nap did not finish within 0.1 seconds."
+
+
+async def test_a_long_running_code_tool_goes_to_the_runner_with_its_frozen_time_limit(
+    scratch_registry: None,
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    async def runner(**call: Any) -> Any:
+        calls.append(call)
+        return {"ok": True}
+
+    [tool] = build([frozen_entry("analyze_text", time_limit_seconds=5.0)], runner)
+
+    await tool.on_invoke_tool(tool_context("analyze_text", {}), '{"text": "Hi."}')
+
+    assert [(c["run_id"], c["call_id"], c["time_limit_seconds"]) for c in calls] == [
+        ("run_1", "call_1", 5.0)
+    ]
+
+
+async def test_a_frozen_code_tool_no_longer_registered_answers_with_a_tool_error(
+    scratch_registry: None,
+) -> None:
+    entry = frozen_entry("calculator", description="Frozen calculator.")
+    del registry._registry["calculator"]
+
+    [tool] = build([entry])
+    answer = await tool.on_invoke_tool(tool_context("calculator", {}), '{"expression": "1+1"}')
+
+    assert (tool.name, tool.description) == ("calculator", "Frozen calculator.")
+    assert tool.params_json_schema == entry["params_schema"]
+    assert answer == "The tool calculator is no longer available on this platform."
+
+
 # --------------------------------------------------------------------------- builtin tools
 
 
@@ -163,6 +249,15 @@ def test_the_calculator_refuses_anything_but_arithmetic(expression: str) -> None
     with pytest.raises(ValueError):
         evaluate(expression)
     assert "error" in get_code_tool("calculator").invoke({"expression": expression})
+
+
+@pytest.mark.parametrize("expression", ["(-1) ** 0.5", "abs((-8) ** (1 / 3))", "(-2) ^ 1.5 + 1"])
+def test_the_calculator_refuses_results_that_are_not_real_numbers(expression: str) -> None:
+    with pytest.raises(ValueError, match="not a real number"):
+        evaluate(expression)
+    answer = get_code_tool("calculator").invoke({"expression": expression})
+    assert answer == {"expression": expression, "error": "the result is not a real number"}
+    json.dumps(answer)
 
 
 def test_current_time_answers_in_the_time_zone_asked_for() -> None:
