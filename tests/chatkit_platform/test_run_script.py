@@ -46,7 +46,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_run_script_serves_until_ctrl_c_and_leaves_no_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_run_script_serves_until_stopped_and_leaves_no_process(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
     port = _free_port()
     env = {**os.environ, "PORT": str(port), "PLATFORM_DATA_DIR": str(tmp_path)}
     env["DATABASE_URL"] = env.get("DATABASE_URL") or f"sqlite:///{tmp_path}/db.sqlite3"
@@ -83,8 +86,8 @@ def test_run_script_serves_until_ctrl_c_and_leaves_no_process(tmp_path: Path) ->
             time.sleep(0.5)
         children = _descendants(proc.pid)
         assert len(children) >= 3, children
-        # Ctrl-C in a terminal signals the whole foreground process group.
-        os.killpg(proc.pid, signal.SIGINT)
+        # Ctrl-C in a terminal, like `timeout` or a supervisor, signals the whole group.
+        os.killpg(proc.pid, stop_signal)
         assert proc.wait(timeout=60) == 0
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and any(_alive(pid) for pid in children):
