@@ -27,9 +27,11 @@ stop() {
         alive "$web" || alive "$worker" || break
         sleep 1
     done
-    # Whatever did not finish its warm shutdown in time is killed, pool children too.
+    # Whatever did not finish its warm shutdown in time is killed. The worker's whole
+    # session goes, even when its main process did finish: the embedded beat process
+    # does not always stop with it and would be left behind.
     alive "$web" && kill -KILL "$web" 2>/dev/null
-    alive "$worker" && kill -KILL -- "-$worker" 2>/dev/null
+    kill -KILL -- "-$worker" 2>/dev/null
     wait "$web" "$worker" 2>/dev/null
 }
 trap 'echo; echo "Stopping..."; stop; exit 0' INT TERM

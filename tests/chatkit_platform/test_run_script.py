@@ -38,6 +38,20 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _session(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[3])
+
+
+def _in_sessions(sessions: set[int]) -> list[int]:
+    """Return the live processes of these sessions (a late child is found too)."""
+    pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    return [pid for pid in pids if _session(pid) in sessions and _alive(pid)]
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -86,6 +100,9 @@ def test_run_script_serves_until_stopped_and_leaves_no_process(
             time.sleep(0.5)
         children = _descendants(proc.pid)
         assert len(children) >= 3, children
+        # The worker runs in a session of its own; anything it starts later (the embedded
+        # beat process) stays in that session, so checking sessions finds it too.
+        sessions = {sid for sid in map(_session, {proc.pid, *children}) if sid is not None}
         # Ctrl-C in a terminal, like `timeout` or a supervisor, signals the whole group.
         os.killpg(proc.pid, stop_signal)
         assert proc.wait(timeout=60) == 0
@@ -93,6 +110,7 @@ def test_run_script_serves_until_stopped_and_leaves_no_process(
         while time.monotonic() < deadline and any(_alive(pid) for pid in children):
             time.sleep(0.2)
         assert not [pid for pid in children if _alive(pid)]
+        assert not _in_sessions(sessions)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
