@@ -39,6 +39,7 @@ from openai.types.responses.response_output_text import (
 from openai.types.responses.response_stream_event import ResponseStreamEvent
 from pydantic import BaseModel, TypeAdapter
 
+from chatkit_core._time import aware_utc
 from chatkit_core.types import (
     Annotation,
     AssistantMessageContent,
@@ -79,9 +80,7 @@ def now() -> datetime:
 
 
 def elapsed_seconds(since: datetime) -> int:
-    # A naive start is local time, as protocol timestamps read it (chatkit_core.types).
-    start = since if since.tzinfo is not None else since.astimezone(UTC)
-    return int((now() - start).total_seconds())
+    return int((now() - aware_utc(since)).total_seconds())
 
 
 class StreamingThoughtTracker(BaseModel):

@@ -23,13 +23,14 @@ from abc import ABC, abstractmethod
 from bisect import bisect_left
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import count
 from typing import Any, Generic, Literal
 
 from typing_extensions import TypeVar
 
 from chatkit_core._copying import copy_record
+from chatkit_core._time import aware_utc
 from chatkit_core.types import (
     Attachment,
     AttachmentCreateParams,
@@ -203,18 +204,6 @@ _V = TypeVar("_V")
 _SortKey = tuple[datetime, int]
 
 
-def _sort_time(value: datetime) -> datetime:
-    # Protocol records are always aware (see chatkit_core.types); a naive value can only
-    # come from `model_construct`. Like the types, read it as local time, so that it sorts
-    # where `datetime.now()` meant it and compares with aware values without TypeError.
-    if value.tzinfo is not None:
-        return value
-    try:
-        return value.astimezone(UTC)
-    except (OverflowError, OSError, ValueError):
-        return value.replace(tzinfo=UTC)
-
-
 class _OrderedIndex(Generic[_V]):
     """Records kept sorted by (created_at, insertion number), also reachable by id.
 
@@ -237,7 +226,7 @@ class _OrderedIndex(Generic[_V]):
             # A replaced record keeps its place, even if its created_at changed.
             self._records[record_id] = (existing[0], value)
             return
-        key = (_sort_time(created_at), number)
+        key = (aware_utc(created_at), number)
         if not self._keys or key > self._keys[-1]:
             self._keys.append(key)
             self._ids.append(record_id)

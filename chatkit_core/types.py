@@ -20,7 +20,7 @@ Conveniences beyond the wire shape:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -34,6 +34,7 @@ from pydantic import (
 )
 from typing_extensions import TypeIs
 
+from ._time import aware_utc
 from .actions import Action
 from .errors import ErrorCode
 from .icons import IconName
@@ -177,18 +178,7 @@ def _hides_metadata(info: SerializationInfo) -> bool:
     return isinstance(context, dict) and bool(context.get(_EXCLUDE_METADATA))
 
 
-def _aware(value: datetime) -> datetime:
-    """Return `value` if it is timezone-aware, else read it as local time and convert to UTC."""
-    if value.tzinfo is not None:
-        return value
-    try:
-        return value.astimezone(UTC)
-    except (OverflowError, OSError, ValueError):
-        # At the very ends of the datetime range the local offset cannot be applied.
-        return value.replace(tzinfo=UTC)
-
-
-_Timestamp = Annotated[datetime, AfterValidator(_aware)]
+_Timestamp = Annotated[datetime, AfterValidator(aware_utc)]
 """A protocol timestamp: naive values become aware UTC (read as local time)."""
 
 _TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at"})
@@ -201,7 +191,7 @@ class _AwareTimestamps(BaseModel):
 
         def __setattr__(self, name: str, value: Any) -> None:
             if name in _TIMESTAMP_FIELDS and isinstance(value, datetime):
-                value = _aware(value)
+                value = aware_utc(value)
             super().__setattr__(name, value)
 
 

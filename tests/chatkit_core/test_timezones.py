@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from chatkit_core import store as store_module
 from chatkit_core._agents_stream import elapsed_seconds
 from chatkit_core._serialization import dump_json
+from chatkit_core._time import aware_utc
 from chatkit_core.server import ChatKitServer
 from chatkit_core.store import MemoryStore, NotFoundError, Store
 from chatkit_core.types import (
@@ -127,11 +127,12 @@ def test_datetime_now_minus_created_at_needs_an_aware_now() -> None:
 
 
 def test_memory_store_orders_naive_values_as_local_time() -> None:
-    # Naive values only arrive through model_construct; they sort where they were meant.
+    # Naive values only arrive through model_construct; the store sorts them by aware_utc,
+    # so they land where they were meant.
     naive_tokyo_noon = datetime(2025, 1, 1, 12)
-    assert store_module._sort_time(naive_tokyo_noon) == datetime(2025, 1, 1, 3, tzinfo=UTC)
+    assert aware_utc(naive_tokyo_noon) == datetime(2025, 1, 1, 3, tzinfo=UTC)
     aware = datetime(2025, 1, 1, 4, tzinfo=UTC)
-    assert store_module._sort_time(aware) is aware
+    assert aware_utc(aware) is aware
 
 
 def test_elapsed_seconds_reads_a_naive_start_as_local_time() -> None:
