@@ -28,6 +28,7 @@ from tenants.services.tenants import (
     tenant_update,
     user_get_or_create,
 )
+from tenants.services.threads import thread_delete
 
 __all__ = [
     "LAST_USED_INTERVAL",
@@ -50,5 +51,6 @@ __all__ = [
     "tenant_create",
     "tenant_set_status",
     "tenant_update",
+    "thread_delete",
     "user_get_or_create",
 ]
