@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema
-from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, ConfigDict, Field, StrictInt, StrictStr
 
 from chatkit_endpoints.openai_api.auth import request_actor_label, request_ip, request_tenant
 from chatkit_endpoints.openai_api.items import unix_seconds
@@ -42,9 +42,16 @@ class TracingIn(_In):
     enabled: bool = True
 
 
+def _state_value(value: Any) -> str | int | float | bool:
+    # Checked by type rather than as a union of strict types: one error, at the variable,
+    # and JSON true stays a boolean, "1" a string.
+    if not isinstance(value, str | int | float):  # bool is an int
+        raise ValueError("must be a string, a number or a boolean")
+    return value
+
+
 StateKey = Annotated[str, Field(min_length=1, max_length=STATE_KEY_MAX_LENGTH)]
-# Strict, so that JSON true is not read as 1 nor "1" as a number: values keep their type.
-StateValue = StrictBool | StrictInt | StrictFloat | StrictStr
+StateValue = Annotated[Any, AfterValidator(_state_value)]
 
 
 class WorkflowIn(_In):
