@@ -8,8 +8,9 @@ from typing import Any
 
 import openai
 import pytest
+from asgiref.sync import async_to_sync
 from django.test import Client
-from openai import OpenAI
+from openai import AsyncOpenAI, OpenAI
 
 from chatkit_core.types import (
     Annotation,
@@ -351,3 +352,24 @@ def test_a_page_costs_the_key_and_one_query(
     with django_assert_num_queries(3):  # the key, the thread, the page
         response = client.get("/v1/chatkit/threads/thr_items/items", headers=headers)
     assert len(response.json()["data"]) == 6
+
+
+def test_the_async_client_pages_through_threads_and_items(
+    live_server: Any, acme_key: IssuedApiKey, threads: list[Thread], make_thread: MakeThread
+) -> None:
+    make_thread("thr_items", minutes=30, items=_every_kind_of_item("thr_items"))
+
+    async def read() -> tuple[list[str], list[str]]:
+        async with AsyncOpenAI(
+            base_url=f"{live_server.url}/v1", api_key=acme_key.raw, max_retries=0
+        ) as client:
+            thread_ids = [
+                t.id async for t in client.beta.chatkit.threads.list(user="user-1", limit=2)
+            ]
+            items = client.beta.chatkit.threads.list_items("thr_items", order="asc", limit=4)
+            item_ids = [i.id async for i in items]
+        return thread_ids, item_ids
+
+    thread_ids, item_ids = async_to_sync(read)()
+    assert thread_ids == ["thr_items", "thr_4", "thr_3", "thr_2", "thr_1", "thr_0"]
+    assert item_ids == ["msg_user", "tsk_1", "wf_item", "ctc_1", "wdg_1", "msg_assistant"]
