@@ -73,6 +73,7 @@ from pydantic import BaseModel
 from typing_extensions import TypeVar
 
 from chatkit_core._copying import copy_record
+from chatkit_core._limits import RequestLimits, check_request
 from chatkit_core._pipeline import (
     HIDDEN_ITEM_TYPES,
     PendingItems,
@@ -141,6 +142,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "ChatKitServer",
     "NonStreamingResult",
+    "RequestLimits",
     "StreamingResult",
     "TContext",
     "agents_sdk_user_agent_override",
@@ -241,14 +243,24 @@ class _StreamPlan:
 class ChatKitServer(ABC, Generic[TContext]):
     """Base class of a ChatKit backend; subclass it and implement `respond`."""
 
+    limits: RequestLimits = RequestLimits()
+    """Bounds on what one request may carry; a larger request is an `InvalidRequestError`."""
+
     def __init__(
         self,
         store: Store[TContext],
         attachment_store: AttachmentStore[TContext] | None = None,
+        *,
+        limits: RequestLimits | None = None,
     ) -> None:
-        """Create a server over `store`; `attachment_store` enables the attachment ops."""
+        """Create a server over `store`; `attachment_store` enables the attachment ops.
+
+        `limits` replaces the class's `RequestLimits` for this server.
+        """
         self.store = store
         self.attachment_store = attachment_store
+        if limits is not None:
+            self.limits = limits
 
     def _get_attachment_store(self) -> AttachmentStore[TContext]:
         """Return the attachment store, or raise `UnsupportedOperationError` without one."""
@@ -374,6 +386,7 @@ class ChatKitServer(ABC, Generic[TContext]):
                 f"(for example `await request.body()`), not {type(request).__name__}"
             )
         parsed = parse_request(request)
+        check_request(parsed, self.limits)
         token = _request_context.set(context)
         try:
             if is_streaming_req(parsed):
@@ -448,11 +461,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             case ItemsFeedbackReq():
                 feedback = request.params
                 rated = await self._load_thread(feedback.thread_id, context)
-                item_ids = [
-                    item_id
-                    for item_id in feedback.item_ids
-                    if await self._has_item(rated.id, item_id, context)
-                ]
+                item_ids = await self.store.find_item_ids(rated.id, feedback.item_ids, context)
                 await self.add_feedback(rated.id, item_ids, feedback.kind, context)
                 return b"{}"
             case _:
@@ -610,8 +619,15 @@ class ChatKitServer(ABC, Generic[TContext]):
         # Attachments are loaded before the thread is saved, so an unknown attachment id
         # leaves no empty thread behind.
         message = await self._build_user_message_item(request.params.input, thread, context)
-        await self._save_thread(thread, context)
-        await self._save_user_message(thread, message, context)
+        thread.updated_at = datetime.now(UTC)
+        # One unit: a failure leaves neither the thread nor its first message.
+        await self.store.create_thread(thread, message, context=context)
+        try:
+            for attachment in message.attachments:
+                await self.store.save_attachment(attachment, context=context)
+        except BaseException:
+            await self.store.delete_thread(thread.id, context=context)
+            raise
         lead: list[ThreadStreamEvent] = [
             ThreadCreatedEvent(thread=self._to_thread_response(thread)),
             ThreadItemDoneEvent(item=message),
@@ -735,13 +751,6 @@ class ChatKitServer(ABC, Generic[TContext]):
         if attachment is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
         return attachment
-
-    async def _has_item(self, thread_id: str, item_id: str, context: TContext) -> bool:
-        try:
-            await self._load_item(thread_id, item_id, context)
-        except NotFoundError:
-            return False
-        return True
 
     async def _save_thread(self, thread: ThreadMetadata, context: TContext) -> None:
         """Save a thread's metadata, stamping `updated_at` (server-private) with now."""

@@ -89,7 +89,8 @@ def test_an_item_for_a_missing_thread_is_refused_in_that_one_statement(
 def test_a_page_of_items_is_one_query_whatever_its_cursor(
     after: str | None, store: DjangoStore[Any], django_assert_num_queries
 ) -> None:
-    with django_assert_num_queries(1):
+    # An empty page (a stale cursor) adds one statement: is the thread there at all?
+    with django_assert_num_queries(2 if after == "msg_unknown" else 1):
         page = async_to_sync(store.load_thread_items)("thr_1", after, 2, "asc", None)
     expected = {None: ["msg_0", "msg_1"], "msg_0": ["msg_1", "msg_2"], "msg_unknown": []}
     assert [item.id for item in page.data] == expected[after]
