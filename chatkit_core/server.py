@@ -23,7 +23,14 @@ Where we deliberately differ from the reference server (protocol recommendations
   `MAX_PAGE_SIZE` (100) is lowered to it; `has_more`/`after` still let a client page on.
 * `items.feedback` loads the thread first (unknown thread: `NotFoundError`), and
   `add_feedback` receives only the ids of items that exist in that thread (possibly
-  none); the reference passes the request's ids through unchecked.
+  none, each once), found with one `Store.find_item_ids` call; the reference passes the
+  request's ids through unchecked.
+* Every request is checked against `limits` (`RequestLimits`: string lengths, list
+  sizes, at most 100 feedback ids) and refused if any string carries a NUL character,
+  with `InvalidRequestError`, before anything is read or written; the reference has no
+  limits.
+* `threads.create` saves the thread and its first message through `Store.create_thread`,
+  as one unit; the reference saves them separately.
 * A streaming operation runs its checks and writes before `process()` returns, so what
   the official server raises from the stream before its first byte is raised by
   `process()` here: `NotFoundError` for an unknown (or another user's) thread, item or
