@@ -783,6 +783,18 @@ class StoreConformance:
         await store.delete_attachment("atc_missing", context=context)
         assert _ids(await self._all_items(store, context, thread.id)) == [item.id]
 
+    async def test_finding_item_ids_answers_the_existing_ones_once_in_order(
+        self, store: Store[Any], context: Any
+    ) -> None:
+        thread = await self._new_thread(store, context)
+        other = await self._new_thread(store, context)
+        first, second = await self._add_messages(store, context, thread, [_at(0), _at(1)])
+        [elsewhere] = await self._add_messages(store, context, other, [_at(2)])
+        asked = [second.id, "msg_missing", first.id, second.id, elsewhere.id]
+        found = await store.find_item_ids(thread.id, asked, context=context)
+        assert found == [second.id, first.id]
+        assert await store.find_item_ids("thr_missing", asked, context=context) == []
+
     async def test_a_new_thread_is_created_with_its_first_item(
         self, store: Store[Any], context: Any
     ) -> None:
