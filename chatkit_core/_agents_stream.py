@@ -14,19 +14,14 @@ from agents import StreamEvent
 from agents.models.fake_id import FAKE_RESPONSES_ID
 from openai.types.responses import (
     ResponseContentPartAddedEvent,
-    ResponseFunctionToolCall,
     ResponseImageGenCallPartialImageEvent,
     ResponseOutputItemAddedEvent,
     ResponseOutputItemDoneEvent,
     ResponseOutputMessage,
-    ResponseOutputText,
     ResponseOutputTextAnnotationAddedEvent,
     ResponseReasoningSummaryTextDeltaEvent,
     ResponseReasoningSummaryTextDoneEvent,
-    ResponseTextDeltaEvent,
-    ResponseTextDoneEvent,
 )
-from openai.types.responses.response_output_item import ImageGenerationCall
 from openai.types.responses.response_output_message import Content
 from openai.types.responses.response_output_text import (
     Annotation as ResponsesAnnotation,
@@ -36,7 +31,6 @@ from openai.types.responses.response_output_text import (
     AnnotationFileCitation,
     AnnotationURLCitation,
 )
-from openai.types.responses.response_stream_event import ResponseStreamEvent
 from pydantic import BaseModel, TypeAdapter
 
 from chatkit_core._time import aware_utc
@@ -148,15 +142,19 @@ DEFAULT_RESPONSE_STREAM_CONVERTER = ResponseStreamConverter()
 async def _convert_annotation(raw: object, converter: ResponseStreamConverter) -> Annotation | None:
     if raw is None:
         return None
-    # Annotation events are not always parsed into the right class, so validate again.
-    annotation = _RESPONSES_ANNOTATION.validate_python(
-        raw.model_dump() if isinstance(raw, BaseModel) else raw
-    )
-    if isinstance(annotation, AnnotationFileCitation):
+    # Annotation events are not always parsed into the right class (a dict, an untyped
+    # object), so validate again, reading attributes from anything that is not a dict.
+    if isinstance(raw, BaseModel):
+        annotation = _RESPONSES_ANNOTATION.validate_python(raw.model_dump())
+    elif isinstance(raw, dict):
+        annotation = _RESPONSES_ANNOTATION.validate_python(raw)
+    else:
+        annotation = _RESPONSES_ANNOTATION.validate_python(raw, from_attributes=True)
+    if annotation.type == "file_citation":
         return await converter.file_citation_to_annotation(annotation)
-    if isinstance(annotation, AnnotationURLCitation):
+    if annotation.type == "url_citation":
         return await converter.url_citation_to_annotation(annotation)
-    if isinstance(annotation, AnnotationContainerFileCitation):
+    if annotation.type == "container_file_citation":
         return await converter.container_file_citation_to_annotation(annotation)
     return None
 
@@ -164,7 +162,7 @@ async def _convert_annotation(raw: object, converter: ResponseStreamConverter) -
 async def _convert_content(
     content: Content, converter: ResponseStreamConverter
 ) -> AssistantMessageContent:
-    if not isinstance(content, ResponseOutputText):
+    if content.type != "output_text":
         return AssistantMessageContent(text=content.refusal)
     annotations = [await _convert_annotation(a, converter) for a in content.annotations]
     return AssistantMessageContent(
@@ -176,10 +174,12 @@ def _function_call_ids(raw_item: object) -> tuple[str | None, str | None]:
     """Return (call_id, item id) of a function call run item, else (None, None)."""
     call_id: object
     item_id: object
-    if isinstance(raw_item, ResponseFunctionToolCall):
-        call_id, item_id = raw_item.call_id, raw_item.id
-    elif isinstance(raw_item, dict) and raw_item.get("type") == "function_call":
+    if isinstance(raw_item, dict):
+        if raw_item.get("type") != "function_call":
+            return None, None
         call_id, item_id = raw_item.get("call_id"), raw_item.get("id")
+    elif getattr(raw_item, "type", None) == "function_call":
+        call_id, item_id = getattr(raw_item, "call_id", None), getattr(raw_item, "id", None)
     else:
         return None, None
     return (
@@ -271,33 +271,39 @@ class RunTranslator:
             self.fake_message_id = None
         return message_id
 
-    async def raw(self, data: ResponseStreamEvent) -> list[ThreadStreamEvent]:
-        """Translate one Responses stream event."""
-        if isinstance(data, ResponseContentPartAddedEvent):
+    async def raw(self, data: Any) -> list[ThreadStreamEvent]:
+        """Translate one Responses stream event.
+
+        Events are read by their `type` and attributes, not their class, as the official
+        bridge does: the client library sometimes parses an event into the wrong class,
+        and integrators' tests feed stand-in objects.
+        """
+        kind = data.type
+        if kind == "response.content_part.added":
             return await self.content_part_added(data)
-        if isinstance(data, ResponseTextDeltaEvent):
-            update = AssistantMessageContentPartTextDelta(
+        if kind == "response.output_text.delta":
+            update: Any = AssistantMessageContentPartTextDelta(
                 content_index=data.content_index, delta=data.delta
             )
             return [self.updated(self.message_id(data.item_id), update)]
-        if isinstance(data, ResponseTextDoneEvent):
+        if kind == "response.output_text.done":
             # Annotations stay out of `done`; the final item carries them.
             content = AssistantMessageContent(text=data.text)
-            done = AssistantMessageContentPartDone(
+            update = AssistantMessageContentPartDone(
                 content_index=data.content_index, content=content
             )
-            return [self.updated(self.message_id(data.item_id), done)]
-        if isinstance(data, ResponseOutputTextAnnotationAddedEvent):
+            return [self.updated(self.message_id(data.item_id), update)]
+        if kind == "response.output_text.annotation.added":
             return await self.annotation_added(data)
-        if isinstance(data, ResponseOutputItemAddedEvent):
+        if kind == "response.output_item.added":
             return await self.output_item_added(data)
-        if isinstance(data, ResponseOutputItemDoneEvent):
+        if kind == "response.output_item.done":
             return await self.output_item_done(data)
-        if isinstance(data, ResponseImageGenCallPartialImageEvent):
+        if kind == "response.image_generation_call.partial_image":
             return await self.partial_image(data)
-        if isinstance(data, ResponseReasoningSummaryTextDeltaEvent):
+        if kind == "response.reasoning_summary_text.delta":
             return self.summary_delta(data)
-        if isinstance(data, ResponseReasoningSummaryTextDoneEvent):
+        if kind == "response.reasoning_summary_text.done":
             return self.summary_done(data)
         return []
 
@@ -343,13 +349,13 @@ class RunTranslator:
             )
             self.produced[ctx.workflow_item.id] = None
             out.append(ThreadItemAddedEvent(item=ctx.workflow_item))
-        elif isinstance(item, ResponseOutputMessage):
+        elif item.type == "message":
             if ctx.workflow_item is not None:
                 out.append(self.end_workflow(ctx.workflow_item))
             message = await self.message_item(item)
             self.produced[message.id] = None
             out.append(ThreadItemAddedEvent(item=message))
-        elif isinstance(item, ImageGenerationCall):
+        elif item.type == "image_generation_call":
             ctx.generated_image_item = GeneratedImageItem(
                 id=ctx.generate_id("message"), thread_id=ctx.thread.id, created_at=now()
             )
@@ -359,11 +365,11 @@ class RunTranslator:
 
     async def output_item_done(self, data: ResponseOutputItemDoneEvent) -> list[ThreadStreamEvent]:
         item, ctx = data.item, self.ctx
-        if isinstance(item, ResponseOutputMessage):
+        if item.type == "message":
             message = await self.message_item(item, last=True)
             self.produced[message.id] = None
             return [ThreadItemDoneEvent(item=message)]
-        if isinstance(item, ImageGenerationCall) and item.result and ctx.generated_image_item:
+        if item.type == "image_generation_call" and item.result and ctx.generated_image_item:
             url = await self.converter.base64_image_to_url(
                 image_id=item.id, base64_image=item.result
             )

@@ -7,7 +7,8 @@ Exception tree::
     │   ├── StreamError        coded error; the client shows its own localized text
     │   └── CustomStreamError  carries a user-facing `message`
     └── ProtocolError          the request cannot be served; answer HTTP `status_code`
-        ├── InvalidRequestError      the body is not a valid ChatKit request (400)
+        ├── InvalidRequestError      the body is not a valid ChatKit request (400);
+        │                            also a `ValueError`, see its docstring
         └── UnsupportedOperationError  this server does not offer the operation (501);
                                        also a `NotImplementedError`, see its docstring
 
@@ -92,12 +93,16 @@ class ProtocolError(Exception):
         self.message = message
 
 
-class InvalidRequestError(ProtocolError):
-    """The request body is not a valid ChatKit request.
+class InvalidRequestError(ProtocolError, ValueError):
+    """The request body is not a valid ChatKit request, or names something it cannot use.
 
     Codes: `invalid_json` (not parseable JSON), `invalid_envelope` (not a JSON object, or no
-    `type` string), `unknown_type` (not a known operation), `invalid_params` (missing or
-    malformed `params`).
+    `type` string), `unknown_type` (not a known operation), `invalid_params` (missing,
+    malformed, too long or NUL-carrying `params`, or an item that the operation cannot
+    use, such as a retry after an item that is not a user message).
+
+    It is also a `ValueError`, as the official SDK's validation errors are, so a handler
+    written for the official SDK (`ValueError` → 400) answers it the same way.
     """
 
 

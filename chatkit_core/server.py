@@ -23,11 +23,21 @@ Where we deliberately differ from the reference server (protocol recommendations
   `MAX_PAGE_SIZE` (100) is lowered to it; `has_more`/`after` still let a client page on.
 * `items.feedback` loads the thread first (unknown thread: `NotFoundError`), and
   `add_feedback` receives only the ids of items that exist in that thread (possibly
-  none); the reference passes the request's ids through unchecked.
-* A streaming operation that fails before its respond pipeline starts (unknown thread,
-  unknown attachment, no pending client tool call, ...) yields one
-  `{"type":"error","code":"stream.error","allow_retry":false}` event and ends, instead of
-  cutting the connection. Its checks all run before its first write.
+  none, each once), found with one `Store.find_item_ids` call; the reference passes the
+  request's ids through unchecked.
+* Every request is checked against `limits` (`RequestLimits`: string lengths, list
+  sizes, at most 100 feedback ids) and refused if any string carries a NUL character,
+  with `InvalidRequestError`, before anything is read or written; the reference has no
+  limits.
+* `threads.create` saves the thread and its first message through `Store.create_thread`,
+  as one unit; the reference saves them separately.
+* A streaming operation runs its checks and writes before `process()` returns, so what
+  the official server raises from the stream before its first byte is raised by
+  `process()` here: `NotFoundError` for an unknown (or another user's) thread, item or
+  attachment, `InvalidRequestError` (a `ValueError`) for an item the operation cannot
+  use (no pending client tool call, a structured input that is not pending, a retry after
+  an item that is not a user message). `threads.create` checks its attachments before it
+  saves anything, where the official server has already announced a new thread.
 * Timestamps are timezone-aware UTC: the ones we create, and every `created_at` you set,
   since a naive value (`datetime.now()`) is read as local time and converted to UTC when
   the record is built or the field assigned. Code written for the reference that computes
@@ -43,8 +53,8 @@ Where we deliberately differ from the reference server (protocol recommendations
   iterated from several tasks leaves the binding to the task that started it.
 * Input the protocol types accept but an operation cannot use raises
   `InvalidRequestError` too (`threads.sync_custom_action` naming a non-widget item,
-  `input.transcribe` with invalid base64), where the reference raises `ValueError` or
-  `binascii.Error`.
+  `input.transcribe` with invalid base64); like the reference's `ValueError` and
+  `binascii.Error`, it is a `ValueError`.
 * `respond` receives the thread as `ThreadMetadata` in every operation (the reference
   passes a `Thread` from `threads.create`); the fields are the same.
 * A `Text`/`Markdown` node inside a `Transition` streams its deltas (protocol §8.7), and an
@@ -70,6 +80,7 @@ from pydantic import BaseModel
 from typing_extensions import TypeVar
 
 from chatkit_core._copying import copy_record
+from chatkit_core._limits import RequestLimits, check_request
 from chatkit_core._pipeline import (
     HIDDEN_ITEM_TYPES,
     PendingItems,
@@ -138,6 +149,7 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "ChatKitServer",
     "NonStreamingResult",
+    "RequestLimits",
     "StreamingResult",
     "TContext",
     "agents_sdk_user_agent_override",
@@ -181,6 +193,10 @@ _ThreadPage = Page[Thread]
 _NO_ITEMS = _ItemPage.model_construct(data=[], has_more=False, after=None)
 
 _Producer = Callable[[], AsyncIterator[ThreadStreamEvent]]
+
+# threads.custom_action naming an item that is not a widget: the official server answers
+# with this one event and runs nothing; so do we.
+_NOT_A_WIDGET_ERROR = ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False)
 
 
 @contextmanager
@@ -231,21 +247,27 @@ class _StreamPlan:
     producer: _Producer | None = None
 
 
-class _Rejected(Exception):
-    """A streaming request that names something it may not (answered with an error event)."""
-
-
 class ChatKitServer(ABC, Generic[TContext]):
     """Base class of a ChatKit backend; subclass it and implement `respond`."""
+
+    limits: RequestLimits = RequestLimits()
+    """Bounds on what one request may carry; a larger request is an `InvalidRequestError`."""
 
     def __init__(
         self,
         store: Store[TContext],
         attachment_store: AttachmentStore[TContext] | None = None,
+        *,
+        limits: RequestLimits | None = None,
     ) -> None:
-        """Create a server over `store`; `attachment_store` enables the attachment ops."""
+        """Create a server over `store`; `attachment_store` enables the attachment ops.
+
+        `limits` replaces the class's `RequestLimits` for this server.
+        """
         self.store = store
         self.attachment_store = attachment_store
+        if limits is not None:
+            self.limits = limits
 
     def _get_attachment_store(self) -> AttachmentStore[TContext]:
         """Return the attachment store, or raise `UnsupportedOperationError` without one."""
@@ -355,11 +377,13 @@ class ChatKitServer(ABC, Generic[TContext]):
         """Handle one protocol request body for the caller described by `context`.
 
         `request` is the raw body (`bytes` or `str`), not parsed JSON. Raise
-        `InvalidRequestError` (HTTP 400) when the body is not a valid request,
-        `UnsupportedOperationError` (HTTP 501) for an operation this server does not offer,
-        and let the store's `NotFoundError` (HTTP 404) escape from non-streaming operations;
-        in all three cases nothing has been written. Streaming work starts when the result
-        is iterated. Any `ProtocolError` carries the status to answer in `status_code`.
+        `InvalidRequestError` (HTTP 400, also a `ValueError`) when the body is not a valid
+        request or names an item the operation cannot use, `UnsupportedOperationError`
+        (HTTP 501) for an operation this server does not offer, and let the store's
+        `NotFoundError` (HTTP 404) escape for an unknown thread, item or attachment; in all
+        three cases nothing has been written. A streaming operation's checks and writes
+        run before this returns; its respond pipeline runs when the result is iterated.
+        Any `ProtocolError` carries the status to answer in `status_code`.
         """
         if isinstance(request, bytearray | memoryview):
             request = bytes(request)
@@ -369,10 +393,14 @@ class ChatKitServer(ABC, Generic[TContext]):
                 f"(for example `await request.body()`), not {type(request).__name__}"
             )
         parsed = parse_request(request)
-        if is_streaming_req(parsed):
-            return StreamingResult(self._stream(parsed, context))
+        check_request(parsed, self.limits)
         token = _request_context.set(context)
         try:
+            if is_streaming_req(parsed):
+                # The checks and writes that precede the respond pipeline run here, so an
+                # unknown thread or an unusable item raises before the first byte.
+                plan = await self._prepare(parsed, context)
+                return StreamingResult(self._stream(plan, context))
             return NonStreamingResult(await self._answer(parsed, context))
         finally:
             _request_context.reset(token)
@@ -440,11 +468,7 @@ class ChatKitServer(ABC, Generic[TContext]):
             case ItemsFeedbackReq():
                 feedback = request.params
                 rated = await self._load_thread(feedback.thread_id, context)
-                item_ids = [
-                    item_id
-                    for item_id in feedback.item_ids
-                    if await self._has_item(rated.id, item_id, context)
-                ]
+                item_ids = await self.store.find_item_ids(rated.id, feedback.item_ids, context)
                 await self.add_feedback(rated.id, item_ids, feedback.kind, context)
                 return b"{}"
             case _:
@@ -483,21 +507,10 @@ class ChatKitServer(ABC, Generic[TContext]):
 
     # --- streaming operations ----------------------------------------------------------
 
-    async def _stream(
-        self, request: StreamingReq, context: TContext
-    ) -> AsyncGenerator[bytes, None]:
-        """Run a streaming operation: checks and writes, then the respond pipeline (§5.0)."""
+    async def _stream(self, plan: _StreamPlan, context: TContext) -> AsyncGenerator[bytes, None]:
+        """Send a prepared streaming operation's lead events, then run its respond pipeline."""
         token = _request_context.set(context)
         try:
-            try:
-                plan = await self._prepare(request, context)
-            except Exception as exc:
-                if isinstance(exc, NotFoundError | _Rejected):
-                    logger.warning("Rejected %s request: %r", request.type, exc)
-                else:
-                    logger.exception("Failed to start %s", request.type)
-                yield sse_event(ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=False))
-                return
             for lead in plan.lead:
                 yield sse_event(lead)
             if plan.producer is None:
@@ -596,7 +609,8 @@ class ChatKitServer(ABC, Generic[TContext]):
                 thread = await self._load_thread(params.thread_id, context)
                 item = await self._load_sender(params.thread_id, params.item_id, context)
                 if item is not None and not isinstance(item, WidgetItem):
-                    raise _Rejected(f"item {params.item_id} is not a widget item")
+                    # As the official server does: one error event, nothing run.
+                    return _StreamPlan(thread, [_NOT_A_WIDGET_ERROR])
                 sender, action = item, params.action
                 return _StreamPlan(thread, [], lambda: self.action(thread, action, sender, context))
 
@@ -612,8 +626,15 @@ class ChatKitServer(ABC, Generic[TContext]):
         # Attachments are loaded before the thread is saved, so an unknown attachment id
         # leaves no empty thread behind.
         message = await self._build_user_message_item(request.params.input, thread, context)
-        await self._save_thread(thread, context)
-        await self._save_user_message(thread, message, context)
+        thread.updated_at = datetime.now(UTC)
+        # One unit: a failure leaves neither the thread nor its first message.
+        await self.store.create_thread(thread, message, context=context)
+        try:
+            for attachment in message.attachments:
+                await self.store.save_attachment(attachment, context=context)
+        except BaseException:
+            await self.store.delete_thread(thread.id, context=context)
+            raise
         lead: list[ThreadStreamEvent] = [
             ThreadCreatedEvent(thread=self._to_thread_response(thread)),
             ThreadItemDoneEvent(item=message),
@@ -627,7 +648,11 @@ class ChatKitServer(ABC, Generic[TContext]):
         newest = await self.store.load_thread_items(thread.id, None, 1, "desc", context)
         call = newest.data[0] if newest.data else None
         if not isinstance(call, ClientToolCallItem) or call.status != "pending":
-            raise _Rejected(f"the newest item of thread {thread.id} is not a pending tool call")
+            raise InvalidRequestError(
+                "invalid_params",
+                f"params.thread_id: the newest item of thread {thread.id} is not a pending "
+                "client tool call",
+            )
         completed = call.model_copy(update={"output": request.params.result, "status": "completed"})
         await self.store.save_item(thread.id, completed, context=context)
         await self._cleanup_pending_client_tool_call(thread, context)
@@ -652,7 +677,9 @@ class ChatKitServer(ABC, Generic[TContext]):
         thread = await self._load_thread(params.thread_id, context)
         item = await self._load_item(params.thread_id, params.item_id, context)
         if not isinstance(item, StructuredInputItem) or item.status != "pending":
-            raise _Rejected(f"item {params.item_id} is not a pending structured input")
+            raise InvalidRequestError(
+                "invalid_params", "params.item_id: the item is not a pending structured input"
+            )
         answered = await self._apply_structured_input_submission(item, params.input)
 
         async def replace_then_respond() -> AsyncIterator[ThreadStreamEvent]:
@@ -698,7 +725,9 @@ class ChatKitServer(ABC, Generic[TContext]):
                 newer.append(item)
                 continue
             if not isinstance(item, UserMessageItem):
-                raise _Rejected(f"item {params.item_id} is not a user message")
+                raise InvalidRequestError(
+                    "invalid_params", "params.item_id: the item is not a user message"
+                )
             for stale in newer:
                 await self.store.delete_thread_item(thread.id, stale.id, context=context)
             return _StreamPlan(thread, [], self._responder(thread, item, context))
@@ -729,13 +758,6 @@ class ChatKitServer(ABC, Generic[TContext]):
         if attachment is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
         return attachment
-
-    async def _has_item(self, thread_id: str, item_id: str, context: TContext) -> bool:
-        try:
-            await self._load_item(thread_id, item_id, context)
-        except NotFoundError:
-            return False
-        return True
 
     async def _save_thread(self, thread: ThreadMetadata, context: TContext) -> None:
         """Save a thread's metadata, stamping `updated_at` (server-private) with now."""

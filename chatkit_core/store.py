@@ -150,7 +150,10 @@ class Store(ABC, Generic[TContext]):
         order: str,
         context: TContext,
     ) -> Page[ThreadItem]:
-        """Return one page of a thread's items, hidden items included."""
+        """Return one page of a thread's items, hidden items included.
+
+        Raise `NotFoundError` when the thread does not exist (or is another scope's).
+        """
 
     @abstractmethod
     async def save_attachment(self, attachment: Attachment, context: TContext) -> None:
@@ -192,6 +195,40 @@ class Store(ABC, Generic[TContext]):
     @abstractmethod
     async def delete_thread(self, thread_id: str, context: TContext) -> None:
         """Delete a thread together with all of its items."""
+
+    async def create_thread(
+        self, thread: ThreadMetadata, first_item: ThreadItem, context: TContext
+    ) -> None:
+        """Save a new thread together with its first item, as one unit.
+
+        `threads.create` calls this. When it raises, neither record may remain. The default
+        saves the thread, then the item, and deletes the thread again if the item fails;
+        a store with transactions should override it to write both in one.
+        """
+        await self.save_thread(thread, context=context)
+        try:
+            await self.add_thread_item(thread.id, first_item, context=context)
+        except BaseException:
+            await self.delete_thread(thread.id, context=context)
+            raise
+
+    async def find_item_ids(
+        self, thread_id: str, item_ids: list[str], context: TContext
+    ) -> list[str]:
+        """Return those of `item_ids` that name items of the thread, each once, in order.
+
+        `items.feedback` calls this once per request. The default loads each item; a store
+        that can answer in one query should override it.
+        """
+        found: list[str] = []
+        for item_id in dict.fromkeys(item_ids):
+            try:
+                item = await self.load_item(thread_id, item_id, context=context)
+            except NotFoundError:
+                continue
+            if item is not None:  # a seed-style store answers None for a missing item
+                found.append(item_id)
+        return found
 
     @abstractmethod
     async def delete_thread_item(self, thread_id: str, item_id: str, context: TContext) -> None:
@@ -346,8 +383,9 @@ class MemoryStore(Store[TContext]):
     ) -> Page[ThreadItem]:
         with self._lock:
             items = self._space(context).items.get(thread_id)
-            # An unknown thread has no items: an empty page, as the protocol expects.
             records, has_more = ([], False) if items is None else items.page(after, limit, order)
+        if items is None:
+            raise NotFoundError(f"Thread {thread_id} not found")
         data, cursor = _page(records, has_more)
         return Page[ThreadItem](data=data, has_more=has_more, after=cursor)
 
@@ -376,6 +414,15 @@ class MemoryStore(Store[TContext]):
             items = self._space(context).items.get(thread_id)
             if items is not None:
                 items.remove(item_id)
+
+    async def find_item_ids(
+        self, thread_id: str, item_ids: list[str], context: TContext
+    ) -> list[str]:
+        with self._lock:
+            items = self._space(context).items.get(thread_id)
+            if items is None:
+                return []
+            return [item_id for item_id in dict.fromkeys(item_ids) if items.get(item_id)]
 
     async def save_attachment(self, attachment: Attachment, context: TContext) -> None:
         stored = copy_record(attachment)

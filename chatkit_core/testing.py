@@ -734,18 +734,91 @@ class StoreConformance:
         await store.delete_thread_item(thread.id, items[0].id, context=context)
         assert _ids(await self._all_items(store, context, thread.id)) == [items[1].id]
 
-    async def test_items_of_an_unknown_thread_are_an_empty_page_or_not_found(
+    @pytest.mark.parametrize("after", [None, "msg_missing"])
+    async def test_items_of_an_unknown_thread_raise_not_found(
+        self, store: Store[Any], context: Any, after: str | None
+    ) -> None:
+        # items.list answers 404 for a missing thread, as on the official SDK's stores.
+        thread = await self._new_thread(store, context)
+        await self._add_messages(store, context, thread, [_START])
+        deleted = await self._new_thread(store, context)
+        await self._add_messages(store, context, deleted, [_START])
+        await store.delete_thread(deleted.id, context=context)
+        for thread_id in ("thr_missing", deleted.id):
+            with pytest.raises(NotFoundError):
+                await store.load_thread_items(
+                    thread_id, after=after, limit=20, order="desc", context=context
+                )
+
+    async def test_items_of_a_thread_without_items_are_an_empty_page(
         self, store: Store[Any], context: Any
     ) -> None:
         thread = await self._new_thread(store, context)
-        await self._add_messages(store, context, thread, [_START])
-        try:
+        for order in ("asc", "desc"):
             page = await store.load_thread_items(
-                "thr_missing", after=None, limit=20, order="desc", context=context
+                thread.id, after=None, limit=20, order=order, context=context
             )
-        except NotFoundError:
-            return
-        assert (page.data, page.has_more, page.after) == ([], False, None)
+            assert (page.data, page.has_more, page.after) == ([], False, None)
+
+    async def test_writing_an_item_to_an_unknown_thread_raises_not_found(
+        self, store: Store[Any], context: Any
+    ) -> None:
+        thread = await self._new_thread(store, context)
+        item = _message("msg_orphan01", "thr_missing", _START, "orphan")
+        with pytest.raises(NotFoundError):
+            await store.add_thread_item("thr_missing", item, context=context)
+        with pytest.raises(NotFoundError):
+            await store.save_item("thr_missing", item, context=context)
+        with pytest.raises(NotFoundError):
+            await store.load_item("thr_missing", item.id, context=context)
+        assert await self._all_items(store, context, thread.id) == []
+
+    async def test_deleting_unknown_records_is_a_no_op(
+        self, store: Store[Any], context: Any
+    ) -> None:
+        thread = await self._new_thread(store, context)
+        [item] = await self._add_messages(store, context, thread, [_START])
+        await store.delete_thread("thr_missing", context=context)
+        await store.delete_thread_item("thr_missing", item.id, context=context)
+        await store.delete_attachment("atc_missing", context=context)
+        assert _ids(await self._all_items(store, context, thread.id)) == [item.id]
+
+    async def test_finding_item_ids_answers_the_existing_ones_once_in_order(
+        self, store: Store[Any], context: Any
+    ) -> None:
+        thread = await self._new_thread(store, context)
+        other = await self._new_thread(store, context)
+        first, second = await self._add_messages(store, context, thread, [_at(0), _at(1)])
+        [elsewhere] = await self._add_messages(store, context, other, [_at(2)])
+        asked = [second.id, "msg_missing", first.id, second.id, elsewhere.id]
+        found = await store.find_item_ids(thread.id, asked, context=context)
+        assert found == [second.id, first.id]
+        assert await store.find_item_ids("thr_missing", asked, context=context) == []
+
+    async def test_a_new_thread_is_created_with_its_first_item(
+        self, store: Store[Any], context: Any
+    ) -> None:
+        thread = _thread(store.generate_thread_id(context), _START, title="New")
+        item = _message(store.generate_item_id("message", thread, context), thread.id, _START, "1")
+        await store.create_thread(thread, item, context=context)
+        loaded = await store.load_thread(thread.id, context=context)
+        assert loaded.model_dump() == thread.model_dump()
+        assert _dumps(await self._all_items(store, context, thread.id)) == _dumps([item])
+
+    async def test_a_new_thread_whose_first_item_fails_is_not_kept(
+        self, store: Store[Any], context: Any
+    ) -> None:
+        # Stores may refuse the item differently; none may keep the thread without it.
+        thread = _thread(store.generate_thread_id(context), _START)
+        # Built without validation: an item no store can hold (it has no timestamp).
+        fields: dict[str, Any] = {"id": "msg_first001", "thread_id": thread.id, "created_at": None}
+        item = UserMessageItem.model_construct(**fields)
+        with contextlib.suppress(Exception):
+            await store.create_thread(thread, item, context=context)
+        with contextlib.suppress(NotFoundError):
+            await store.load_thread(thread.id, context=context)
+            items = await self._all_items(store, context, thread.id)
+            assert items != [], "a new thread was kept without its first item"
 
     @pytest.mark.parametrize("order", ["asc", "desc"])
     async def test_item_pages_stay_stable_while_items_are_added_between_pages(
@@ -961,13 +1034,10 @@ class StoreConformance:
             await store.load_attachment(attachment.id, context=other_context)
         page = await store.load_threads(limit=20, after=None, order="desc", context=other_context)
         assert page.data == []
-        try:
-            items = await store.load_thread_items(
+        with pytest.raises(NotFoundError):
+            await store.load_thread_items(
                 thread.id, after=None, limit=20, order="asc", context=other_context
             )
-            assert items.data == []
-        except NotFoundError:
-            pass
 
     async def test_other_context_cannot_change_or_delete_records_when_scoped(
         self, store: Store[Any], context: Any, other_context: Any

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict, deprecated
 
 from .actions import ActionConfig
 from .icons import IconName
@@ -818,8 +818,9 @@ class WidgetTemplate:
         """Render the template with `data` and return the widget root."""
         return DynamicWidgetRoot.model_validate_json(self._render(data))
 
+    @deprecated("WidgetTemplate.build_basic is deprecated. Use WidgetTemplate.build instead.")
     def build_basic(self, data: dict[str, Any] | BaseModel | None = None) -> BasicRoot:
-        """Render the template with `data` into a `Basic` root (prefer `build`)."""
+        """Render the template with `data` into a `Basic` root (deprecated: use `build`)."""
         return BasicRoot.model_validate_json(self._render(data))
 
     def _render(self, data: dict[str, Any] | BaseModel | None) -> str:

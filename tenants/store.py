@@ -290,6 +290,9 @@ class DjangoStore(Store[TContext]):
         self, thread_id: str, after: str | None, limit: int, order: str
     ) -> Page[ThreadItem]:
         found, has_more = _keyset_page(self._items(thread_id), ("data",), after, limit, order)
+        if not found:
+            # Only an empty page costs a second statement: a missing thread is NotFoundError.
+            self._thread_pk(thread_id)
         return _page([_ITEM.validate_python(data) for (data,) in found], has_more)
 
     def _save_item(self, thread_id: str, item: ThreadItem) -> None:
@@ -330,6 +333,19 @@ class DjangoStore(Store[TContext]):
 
     def _delete_item(self, thread_id: str, item_id: str) -> None:
         self._items(thread_id).filter(public_id=item_id).delete()
+
+    def _create_thread(self, thread: ThreadMetadata, first_item: ThreadItem) -> None:
+        with transaction.atomic():
+            self._save_thread(thread)
+            self._save_item(thread.id, first_item)
+
+    def _find_item_ids(self, thread_id: str, item_ids: list[str]) -> list[str]:
+        found = set(
+            self._items(thread_id)
+            .filter(public_id__in=item_ids)
+            .values_list("public_id", flat=True)
+        )
+        return [item_id for item_id in dict.fromkeys(item_ids) if item_id in found]
 
     # --- attachments ------------------------------------------------------------------
 
@@ -420,6 +436,16 @@ class DjangoStore(Store[TContext]):
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: TContext) -> None:
         await _run(self._delete_item, thread_id, item_id)
+
+    async def create_thread(
+        self, thread: ThreadMetadata, first_item: ThreadItem, context: TContext
+    ) -> None:
+        await _run(self._create_thread, thread, first_item)
+
+    async def find_item_ids(
+        self, thread_id: str, item_ids: list[str], context: TContext
+    ) -> list[str]:
+        return await _run(self._find_item_ids, thread_id, item_ids)
 
     async def save_attachment(self, attachment: Attachment, context: TContext) -> None:
         await _run(self._save_attachment, attachment)

@@ -614,6 +614,20 @@ def build_backend(sdk: SDK, *, with_files: bool = True) -> Backend:
     return Backend(server=Server(store, files), store=store, files=files, log=log)
 
 
+def error_status(sdk: SDK, exc: Exception) -> int:
+    """The integrator's HTTP handler's mapping of a failure, as the official examples write it.
+
+    The handler awaits `process()` and reads the first SSE chunk before it sends the status
+    line, so a failure before the first byte is answered with its status; a failure after
+    it cuts the 200 stream.
+    """
+    if isinstance(exc, sdk.store.NotFoundError):
+        return 404
+    if isinstance(exc, ValueError):
+        return 400
+    return 500
+
+
 # ==========================================================================================
 # Driving and normalising
 # ==========================================================================================
@@ -641,9 +655,16 @@ class Outcome:
     body: Any = None
     error: str | None = None  # exception class name (a cut stream, or a raised error)
     chunks: list[bytes] = field(default_factory=list)  # raw SSE chunks / JSON body
+    status: int = 200  # what the integrator's handler answers (`error_status`)
 
     def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, "events": self.events, "body": self.body, "error": self.error}
+        return {
+            "kind": self.kind,
+            "events": self.events,
+            "body": self.body,
+            "error": self.error,
+            "status": self.status,
+        }
 
     def wire(self) -> list[bytes]:
         """The raw chunks (or JSON body) with every SDK-made timestamp replaced."""
@@ -673,12 +694,12 @@ def encode(step: dict[str, Any] | bytes | bytearray | str) -> bytes | bytearray 
     return json.dumps(step, ensure_ascii=False).encode()
 
 
-async def _send(server: Any, step: Step) -> Outcome:
+async def _send(sdk: SDK, server: Any, step: Step) -> Outcome:
     body = step.body if isinstance(step, Cancel) else step
     try:
         result = await server.process(encode(body), CONTEXT)
     except Exception as exc:
-        return Outcome("raised", error=type(exc).__name__)
+        return Outcome("raised", error=type(exc).__name__, status=error_status(sdk, exc))
     if hasattr(result, "json"):
         return Outcome("json", body=json.loads(result.json), chunks=[result.json])
     outcome = Outcome("stream")
@@ -690,6 +711,8 @@ async def _send(server: Any, step: Step) -> Outcome:
             outcome.chunks.append(chunk)
     except Exception as exc:  # the reference cuts the connection this way
         outcome.error = type(exc).__name__
+        if not outcome.chunks:  # nothing sent yet: the handler answers with a status
+            outcome.status = error_status(sdk, exc)
     return outcome
 
 
@@ -778,13 +801,14 @@ def _store_state(store: Any) -> dict[str, Any]:
 
 
 async def run_scenario(prefix: str, steps: list[Step], *, with_files: bool = True) -> Run:
-    backend = build_backend(load_sdk(prefix), with_files=with_files)
+    sdk = load_sdk(prefix)
+    backend = build_backend(sdk, with_files=with_files)
     normalise = _Normaliser(prefix)
     outcomes = []
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=WIDGET_DEPRECATION, category=DeprecationWarning)
         for step in steps:
-            outcome = await _send(backend.server, step)
+            outcome = await _send(sdk, backend.server, step)
             if outcome.kind == "stream":
                 outcome.events = normalise([parse_chunk(chunk) for chunk in outcome.chunks])
             elif outcome.kind == "json":

@@ -287,6 +287,7 @@ async def test_image_progress_uses_the_converter(
 
     store = MemoryStore[Context]()
     thread = ThreadMetadata(id="thr_1", created_at=_now())
+    await store.save_thread(thread, {})
     ctx = AgentContext[Context](thread=thread, store=store, request_context={})
     result = Runner.run_streamed(Agent(name="a", model=model), "draw", context=ctx)
     events = [e async for e in stream_agent_response(ctx, result, converter=converter)]

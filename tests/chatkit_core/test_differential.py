@@ -277,7 +277,9 @@ SCENARIOS: dict[str, list[Step]] = {
         create("noop", attachments=["atc_404"]),
     ],
     "invalid_envelopes": [
+        b"",
         b'{"type": "threads.list"}',
+        b'{"type": "items.list", "params": {"thread_id": 5}}',
         b'{"type": "threads.nope", "params": {}}',
         b'{"params": {}}',
         b"not json",
@@ -301,21 +303,23 @@ SCENARIOS: dict[str, list[Step]] = {
 # Everything not listed here must be identical: the parsed events / JSON bodies, and even
 # the raw bytes (timestamps aside) of every step that no listed difference touches.
 #
-#   D1  A streaming request that fails before its respond pipeline (unknown thread, item or
-#       attachment; no pending tool call; retry of a non-user item; answered structured
-#       input): the reference raises out of the SSE body after whatever it had sent (the
-#       connection is cut); we send exactly one stream.error event with allow_retry false.
-#       Documented: protocol §1.6 Recommendation, server.py docstring.
-#   D2  ...and we run those checks before writing anything: the reference saves and
-#       announces the new thread before loading the attachments of threads.create, so it
-#       keeps an empty thread; we keep none. Documented: server.py docstring.
+#   D1  A streaming request that the reference fails from the SSE body before its first
+#       byte (unknown thread, item or attachment; no pending tool call; retry after a
+#       non-user item; a structured input that is not pending): we raise the same kind of
+#       error from process() itself, NotFoundError, or InvalidRequestError (a ValueError)
+#       where the reference raises ValueError. The integrator's handler answers both with
+#       the same status (404 / 400). Documented: server.py docstring, README.
+#   D2  threads.create naming an unknown attachment: the reference saves and announces a
+#       new thread, then cuts the stream (200, an empty thread stays); we check the
+#       attachments first and raise NotFoundError from process() (404, nothing stored).
+#       Documented: server.py docstring, README.
 #   D3  A body that is not a valid request: the reference raises pydantic's
-#       ValidationError, we raise InvalidRequestError (HTTP 400). Documented: protocol §1.2
-#       Recommendation, README, server.py docstring.
+#       ValidationError, we raise InvalidRequestError; both are ValueErrors (400 in the
+#       handler). Documented: protocol §1.2 Recommendation, README, server.py docstring.
 #   D4  threads.sync_custom_action naming a non-widget item (reference: ValueError) and
 #       input.transcribe with undecodable base64 (reference: binascii.Error) raise
-#       InvalidRequestError in ours: the client sent a bad request (HTTP 400, not 500).
-#       NOT yet listed in server.py's docstring.
+#       InvalidRequestError in ours, a ValueError too (400 in the handler, as theirs).
+#       Documented: server.py docstring.
 #   D5  Timestamps the SDK creates: naive local time in the reference, UTC with `Z` in ours
 #       (protocol §1.5 Recommendation, README). Both become `<now>`; ours are checked.
 #   D6  The wording of the cancellation note stored as sdk_hidden_context (protocol §1.7:
@@ -336,7 +340,10 @@ SCENARIOS: dict[str, list[Step]] = {
 #       501, also a NotImplementedError); the reference raises RuntimeError /
 #       NotImplementedError. Documented: server.py docstring, errors.py.
 
-PIPELINE_START_ERROR = {"type": "error", "code": "stream.error", "allow_retry": False}
+BEFORE_STREAM_ERRORS = {  # D1: the reference's error before the first byte -> ours
+    "NotFoundError": "NotFoundError",
+    "ValueError": "InvalidRequestError",
+}
 
 BAD_REQUEST_ERRORS = {  # D4: (request type, reference exception) -> ours
     ("threads.sync_custom_action", "ValueError"): "InvalidRequestError",
@@ -369,15 +376,26 @@ def request_type(step: Step) -> str | None:
         return None
 
 
-def fails_before_pipeline(outcome: Outcome) -> bool:
-    return outcome.kind == "stream" and outcome.error not in (None, "CancelledError")
+def fails_before_first_byte(outcome: Outcome) -> bool:
+    return outcome.kind == "stream" and outcome.error is not None and not outcome.chunks
+
+
+def keeps_an_orphan_thread(step: Step, outcome: Outcome) -> bool:
+    """D2: the reference announced a new thread, then failed on an unknown attachment."""
+    return (
+        request_type(step) == "threads.create"
+        and outcome.kind == "stream"
+        and outcome.error == "NotFoundError"
+    )
 
 
 def expected_from_reference(step: Step, reference: Outcome) -> dict[str, Any]:
     """Return what our backend must produce for a step, given the reference's outcome."""
     expected = naive_as_utc(reference.summary())  # D9
-    if fails_before_pipeline(reference):  # D1
-        expected.update(events=[PIPELINE_START_ERROR], error=None)
+    if fails_before_first_byte(reference):  # D1
+        expected.update(kind="raised", error=BEFORE_STREAM_ERRORS[reference.error or ""])
+    elif keeps_an_orphan_thread(step, reference):  # D2
+        expected.update(kind="raised", events=[], error="NotFoundError", status=404)
     if reference.kind == "raised" and reference.error == "ValidationError":  # D3
         expected["error"] = "InvalidRequestError"
     key = (request_type(step), reference.error)
@@ -388,11 +406,11 @@ def expected_from_reference(step: Step, reference: Outcome) -> dict[str, Any]:
     return expected
 
 
-def expected_state_from_reference(reference: Run) -> dict[str, Any]:
+def expected_state_from_reference(steps: list[Step], reference: Run) -> dict[str, Any]:
     """Return the store contents our backend must end with, given the reference's."""
     state: dict[str, Any] = naive_as_utc(reference.state)  # D9
-    for outcome in reference.outcomes:
-        if not fails_before_pipeline(outcome):
+    for step, outcome in zip(steps, reference.outcomes, strict=True):
+        if not keeps_an_orphan_thread(step, outcome):
             continue
         for event in outcome.events:  # D2
             if event["type"] == "thread.created":
@@ -427,7 +445,7 @@ def assert_same_behaviour(steps: list[Step], reference: Run, ours: Run) -> None:
         assert mine.summary() == expected, f"step {number}: {request_type(step)}"
         if expected == theirs.summary():
             assert mine.wire() == theirs.wire(), f"step {number}: bytes"
-    assert ours.state == expected_state_from_reference(reference)
+    assert ours.state == expected_state_from_reference(steps, reference)
     assert ours.log == expected_log_from_reference(reference)
 
 
@@ -446,6 +464,31 @@ async def test_chatkit_core_without_attachment_store_fails_as_unsupported_unlike
     assert [outcome.error for outcome in reference.outcomes] == ["RuntimeError"] * 2
     assert [outcome.error for outcome in ours.outcomes] == ["UnsupportedOperationError"] * 2
     assert_same_behaviour(steps, reference, ours)
+
+
+# The error cases an integrator's handler tells apart by status: bad requests (400),
+# a streaming request naming an unknown thread (404), a retry after a non-user item (400).
+HANDLER_ERROR_CASES: dict[str, tuple[str, int]] = {
+    "invalid_envelopes": ("all", 400),
+    "unknown_thread_in_streaming_requests": ("all", 404),
+    "retry_after_item": ("last", 400),
+    "client_tool_call_and_output": ("last", 400),
+    "structured_input_answered": ("last", 400),
+    "structured_input_skipped": ("last", 400),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HANDLER_ERROR_CASES))
+async def test_the_handler_answers_error_cases_with_the_official_status(name: str) -> None:
+    which, status = HANDLER_ERROR_CASES[name]
+    steps = SCENARIOS[name]
+    reference, ours = await run_both(steps)
+    checked = range(len(steps)) if which == "all" else [len(steps) - 1]
+    for number in checked:
+        theirs, mine = reference.outcomes[number], ours.outcomes[number]
+        assert (theirs.status, mine.status) == (status, status), f"step {number}"
+        # Ours fails before streaming anything: no 200 with a cut or error-carrying body.
+        assert (mine.kind, mine.chunks) == ("raised", []), f"step {number}"
 
 
 async def test_every_request_type_is_covered_by_the_scenarios() -> None:

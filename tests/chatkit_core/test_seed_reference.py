@@ -193,18 +193,17 @@ async def test_a_store_answering_none_for_an_item_means_not_found() -> None:
         ("threads.custom_action", {"thread_id": "T", "item_id": "x", "action": {"type": "a"}}),
     ],
 )
-async def test_a_streaming_request_on_a_none_record_is_rejected_not_crashed(
+async def test_a_streaming_request_on_a_none_record_raises_not_found_not_a_crash(
     op: str, params: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     server = ScriptedServer(NoneStore())
     thread_id = await new_thread(server)
     params = {key: thread_id if value == "T" else value for key, value in params.items()}
 
-    events = await stream(server, op, params)
+    with pytest.raises(NotFoundError):
+        await server.process(body(op, params), CTX)
 
-    assert events == [{"type": "error", "code": "stream.error", "allow_retry": False}]
     assert "AttributeError" not in caplog.text
-    assert [record.levelname for record in caplog.records] == ["WARNING"]
 
 
 # --- limit bounds ---------------------------------------------------------------------------

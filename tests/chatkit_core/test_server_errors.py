@@ -127,21 +127,17 @@ async def test_non_streaming_operations_on_an_unknown_thread_raise_not_found() -
     assert await store_state(store) == before
 
 
-@pytest.mark.parametrize(
-    ("op", "params"),
-    [
-        ("threads.add_user_message", {"thread_id": "thr_missing", "input": user_input()}),
-        ("threads.add_client_tool_output", {"thread_id": "thr_missing", "result": 1}),
-        ("threads.retry_after_item", {"thread_id": "thr_missing", "item_id": "x"}),
-        ("threads.custom_action", {"thread_id": "thr_missing", "action": {"type": "a"}}),
-        (
-            "threads.add_structured_input",
-            {"thread_id": "thr_missing", "item_id": "x", "input": {}},
-        ),
-        ("threads.create", {"input": user_input(attachments=["atc_missing"])}),
-    ],
-)
-async def test_a_streaming_operation_failing_before_the_pipeline_sends_one_error_event(
+STREAMING_OPS_NAMING_A_THREAD = [
+    ("threads.add_user_message", {"input": user_input()}),
+    ("threads.add_client_tool_output", {"result": 1}),
+    ("threads.retry_after_item", {"item_id": "x"}),
+    ("threads.custom_action", {"action": {"type": "a"}}),
+    ("threads.add_structured_input", {"item_id": "x", "input": {}}),
+]
+
+
+@pytest.mark.parametrize(("op", "params"), STREAMING_OPS_NAMING_A_THREAD)
+async def test_a_streaming_operation_on_an_unknown_thread_raises_not_found_from_process(
     op: str, params: dict[str, Any]
 ) -> None:
     store: MemoryStore[Context] = MemoryStore()
@@ -149,10 +145,41 @@ async def test_a_streaming_operation_failing_before_the_pipeline_sends_one_error
     await new_thread(server)
     before = await store_state(store)
 
-    events = await stream(server, op, params)
+    with pytest.raises(NotFoundError):
+        await server.process(body(op, {"thread_id": "thr_missing", **params}), CTX)
 
-    assert events == [STREAM_ERROR]
-    assert await store_state(store) == before  # no thread without its message, nothing else
+    assert await store_state(store) == before
+    assert len(server.calls) == 1
+
+
+@pytest.mark.parametrize(("op", "params"), STREAMING_OPS_NAMING_A_THREAD)
+async def test_a_streaming_operation_on_another_users_thread_raises_not_found_from_process(
+    op: str, params: dict[str, Any]
+) -> None:
+    store: MemoryStore[Context] = MemoryStore(scope=lambda context: context["user"])
+    server = ScriptedServer(store)
+    thread_id = await new_thread(server)
+    before = await store_state(store)
+
+    with pytest.raises(NotFoundError):
+        await server.process(body(op, {"thread_id": thread_id, **params}), {"user": "mallory"})
+
+    assert await store_state(store) == before
+    assert len(server.calls) == 1
+
+
+async def test_an_unknown_attachment_in_threads_create_raises_not_found_and_saves_nothing() -> None:
+    store: MemoryStore[Context] = MemoryStore()
+    server = ScriptedServer(store)
+    await new_thread(server)
+    before = await store_state(store)
+
+    with pytest.raises(NotFoundError):
+        await server.process(
+            body("threads.create", {"input": user_input(attachments=["atc_missing"])}), CTX
+        )
+
+    assert await store_state(store) == before  # no thread without its message
     assert len(server.calls) == 1
 
 
@@ -162,13 +189,15 @@ async def test_an_unknown_attachment_in_a_new_message_leaves_the_thread_untouche
     thread_id = await new_thread(server)
     before = await store_state(store)
 
-    events = await stream(
-        server,
-        "threads.add_user_message",
-        {"thread_id": thread_id, "input": user_input(attachments=["atc_nope"])},
-    )
+    with pytest.raises(NotFoundError):
+        await server.process(
+            body(
+                "threads.add_user_message",
+                {"thread_id": thread_id, "input": user_input(attachments=["atc_nope"])},
+            ),
+            CTX,
+        )
 
-    assert events == [STREAM_ERROR]
     assert await store_state(store) == before
 
 

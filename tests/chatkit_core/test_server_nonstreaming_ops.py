@@ -33,7 +33,6 @@ from ._server_harness import (
     call,
     new_thread,
     store_state,
-    stored_items,
 )
 
 EMPTY_PAGE = {"data": [], "has_more": False}
@@ -201,7 +200,8 @@ async def test_threads_delete_answers_an_empty_object_and_the_thread_is_gone() -
     assert result.json == b"{}"  # type: ignore[union-attr]
     with pytest.raises(NotFoundError):
         await call(server, "threads.get_by_id", {"thread_id": thread_id})
-    assert await stored_items(store, thread_id) == []
+    with pytest.raises(NotFoundError):
+        await call(server, "items.list", {"thread_id": thread_id})
 
 
 class FeedbackServer(ScriptedServer):

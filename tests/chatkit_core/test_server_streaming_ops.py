@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chatkit_core.actions import Action
+from chatkit_core.errors import InvalidRequestError
 from chatkit_core.server import ChatKitServer
 from chatkit_core.store import MemoryStore
 from chatkit_core.types import (
@@ -44,6 +45,7 @@ from ._server_harness import (
     Context,
     ScriptedServer,
     assistant,
+    body,
     call,
     new_thread,
     store_state,
@@ -412,10 +414,10 @@ async def test_client_tool_output_without_a_pending_newest_call_fails_with_no_wr
     before = await store_state(store)
 
     for thread_id in (completed, plain):
-        events = await stream(
-            server, "threads.add_client_tool_output", {"thread_id": thread_id, "result": 1}
-        )
-        assert events == [STREAM_ERROR]
+        request = body("threads.add_client_tool_output", {"thread_id": thread_id, "result": 1})
+        with pytest.raises(ValueError) as raised:  # as the official server: 400 in a handler
+            await server.process(request, CTX)
+        assert isinstance(raised.value, InvalidRequestError)
     assert await store_state(store) == before
     assert len(server.calls) == 2  # the two setup turns only
 
@@ -550,12 +552,9 @@ async def test_structured_input_on_an_answered_or_other_item_fails_with_no_event
     before = await store_state(store)
 
     for item_id in ("si_1", "msg_a"):
-        events = await stream(
-            server,
-            "threads.add_structured_input",
-            {"thread_id": thread_id, "item_id": item_id, "input": {}},
-        )
-        assert events == [STREAM_ERROR]
+        params = {"thread_id": thread_id, "item_id": item_id, "input": {}}
+        with pytest.raises(InvalidRequestError):  # a ValueError, as the official server's
+            await server.process(body("threads.add_structured_input", params), CTX)
     assert await store_state(store) == before
 
 
@@ -612,21 +611,24 @@ async def test_retry_after_a_user_message_deletes_what_followed_and_responds_aga
     assert retried is not None and retried.id == u2.id
 
 
-async def test_retry_naming_an_assistant_message_fails_and_an_unknown_id_does_nothing() -> None:
+async def test_retry_after_an_assistant_message_raises_and_after_an_unknown_id_does_nothing() -> (
+    None
+):
     store: MemoryStore[Context] = MemoryStore()
     server = ScriptedServer(store)
     thread_id = await _conversation(store, server)
     before = await store_state(store)
     calls = len(server.calls)
 
-    failed = await stream(
-        server, "threads.retry_after_item", {"thread_id": thread_id, "item_id": "msg_a1"}
-    )
+    retry = body("threads.retry_after_item", {"thread_id": thread_id, "item_id": "msg_a1"})
+    with pytest.raises(ValueError) as raised:  # as the official server: 400 in a handler
+        await server.process(retry, CTX)
     empty = await stream(
         server, "threads.retry_after_item", {"thread_id": thread_id, "item_id": "nope"}
     )
 
-    assert failed == [STREAM_ERROR]
+    assert isinstance(raised.value, InvalidRequestError)
+    assert raised.value.code == "invalid_params"
     assert empty == []
     assert await store_state(store) == before
     assert len(server.calls) == calls
