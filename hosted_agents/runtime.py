@@ -71,6 +71,7 @@ from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
 from hosted_agents.tools.http import Fetcher
+from tenants.actors import Actor, ActorKind
 from tenants.models import Tenant
 from tenants.services.audit import audit_event_record
 from tenants.store import DjangoStore
@@ -477,12 +478,8 @@ def _run_record(
 def _audit_record(
     *, tenant: Tenant, agent: Agent, context: RequestContext, details: dict[str, Any]
 ) -> None:
+    kind = ActorKind.API_KEY if context.api_key_id is not None else ActorKind.SYSTEM
+    actor = Actor(kind=kind, label=context.actor_label, ip=context.ip)
     audit_event_record(
-        tenant=tenant,
-        actor=None,
-        actor_label=context.actor_label,
-        action="agent.run_failed",
-        target=agent,
-        after=details,
-        ip=context.ip,
+        tenant=tenant, actor=actor, action="agent.run_failed", target=agent, after=details
     )

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tenants import services
+from tenants.actors import Actor
 from tenants.models import (
     ApiKey,
     Attachment,
@@ -31,7 +32,6 @@ from tenants.models import (
     ThreadItem,
 )
 from tenants.models.tenancy import normalize_origin
-from tenants.services import Actor
 
 _M = TypeVar("_M", bound=models.Model)
 _T = TypeVar("_T", bound=TenantOwnedModel)
@@ -55,13 +55,11 @@ else:
         pass
 
 
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 def request_actor(request: HttpRequest) -> Actor:
-    """Return the signed-in user who made an admin change (None if there is none)."""
-    return request.user if isinstance(request.user, User) else None
+    """Return the signed-in operator who made an admin change, with their address."""
+    ip = request.META.get("REMOTE_ADDR")
+    user = request.user
+    return Actor.for_user(user, ip=ip) if isinstance(user, User) else Actor.system(ip=ip)
 
 
 class OperatorAdmin(ModelAdmin[_T]):
@@ -123,12 +121,10 @@ class TenantAdmin(ModelAdmin[Tenant]):
         stored = Tenant.objects.get(pk=obj.pk)
         changed = {name: form.cleaned_data[name] for name in form.changed_data if name != "status"}
         if changed:
-            services.tenant_update(
-                tenant=stored, changes=changed, actor=request_actor(request), ip=_ip(request)
-            )
+            services.tenant_update(tenant=stored, changes=changed, actor=request_actor(request))
         if "status" in form.changed_data:
             services.tenant_set_status(
-                tenant=stored, status=obj.status, actor=request_actor(request), ip=_ip(request)
+                tenant=stored, status=obj.status, actor=request_actor(request)
             )
 
 
@@ -151,14 +147,11 @@ class MembershipAdmin(OperatorAdmin[Membership]):
             user=obj.user,
             role=obj.role,
             actor=request_actor(request),
-            ip=_ip(request),
         )
         obj.pk, obj._state.adding = membership.pk, False
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        services.membership_remove(
-            tenant=obj.tenant, user=obj.user, actor=request_actor(request), ip=_ip(request)
-        )
+        services.membership_remove(tenant=obj.tenant, user=obj.user, actor=request_actor(request))
 
 
 @admin.register(ApiKey)
@@ -190,7 +183,6 @@ class ApiKeyAdmin(ReadOnlyAdmin[ApiKey]):
                 tenant=api_key.tenant,
                 key_id=api_key.pk,
                 actor=request_actor(request),
-                ip=_ip(request),
             )
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
@@ -245,18 +237,17 @@ class ProviderCredentialAdmin(OperatorAdmin[ProviderCredential]):
                     "secret": secret,
                 },
                 actor=request_actor(request),
-                ip=_ip(request),
             )
             return
         created = services.provider_credential_create(
             tenant=obj.tenant, name=obj.name, kind=obj.kind, base_url=obj.base_url, api=obj.api,
-            secret=secret, actor=request_actor(request), ip=_ip(request),
+            secret=secret, actor=request_actor(request),
         )  # fmt: skip
         obj.pk, obj.secret_hint, obj._state.adding = created.pk, created.secret_hint, False
 
     def delete_model(self, request: HttpRequest, obj: ProviderCredential) -> None:
         services.provider_credential_delete(
-            tenant=obj.tenant, credential_id=obj.pk, actor=request_actor(request), ip=_ip(request)
+            tenant=obj.tenant, credential_id=obj.pk, actor=request_actor(request)
         )
 
 

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from hosted_agents.models import Agent
+from tenants.actors import Actor
 from tenants.models import ApiKey, Membership, Tenant
 from tenants.services import IssuedApiKey, api_key_create, membership_add, tenant_create
 
@@ -90,13 +91,15 @@ def outsider(db: None) -> AbstractBaseUser:
 
 @pytest.fixture
 def acme_key(acme: Tenant, acme_owner: AbstractBaseUser) -> IssuedApiKey:
-    return api_key_create(tenant=acme, name="acme server", scopes=ALL_SCOPES, actor=acme_owner)
+    return api_key_create(
+        tenant=acme, name="acme server", scopes=ALL_SCOPES, actor=Actor.for_user(acme_owner)
+    )
 
 
 @pytest.fixture
 def globex_key(globex: Tenant, globex_owner: AbstractBaseUser) -> IssuedApiKey:
     return api_key_create(
-        tenant=globex, name="globex server", scopes=ALL_SCOPES, actor=globex_owner
+        tenant=globex, name="globex server", scopes=ALL_SCOPES, actor=Actor.for_user(globex_owner)
     )
 
 

@@ -26,8 +26,9 @@ from hosted_agents.models import (
 )
 from hosted_agents.services.common import save_unique
 from hosted_agents.tools.registry import all_code_tools, get_code_tool
+from tenants.actors import SYSTEM, Actor
 from tenants.models import ProviderCredential, Tenant
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 
 DRAFT_FIELDS = frozenset(
     {
@@ -209,8 +210,7 @@ def agent_create(
     tenant: Tenant,
     slug: str,
     name: str,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
     **draft: Any,
 ) -> Agent:
     """Create an agent's draft (unpublished: its endpoint answers only once published)."""
@@ -222,7 +222,7 @@ def agent_create(
     save_unique(agent, entity="agent", field="slug")
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.create", target=agent,
-        after=_summary(agent), ip=ip,
+        after=_summary(agent),
     )  # fmt: skip
     return agent
 
@@ -233,8 +233,7 @@ def agent_update(
     tenant: Tenant,
     agent_id: int,
     changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Agent:
     """Change the draft; what the endpoint serves changes only with the next publish."""
     agent = _locked_agent(tenant, agent_id)
@@ -244,19 +243,17 @@ def agent_update(
     agent.save(update_fields=[*fields, "updated_at"])
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.update", target=agent,
-        before=before, after=_summary(agent), ip=ip,
+        before=before, after=_summary(agent),
     )  # fmt: skip
     return agent
 
 
 @transaction.atomic
-def agent_delete(
-    *, tenant: Tenant, agent_id: int, actor: Actor = None, ip: str | None = None
-) -> None:
+def agent_delete(*, tenant: Tenant, agent_id: int, actor: Actor = SYSTEM) -> None:
     agent = _locked_agent(tenant, agent_id)
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.delete", target=agent,
-        before=_summary(agent), ip=ip,
+        before=_summary(agent),
     )  # fmt: skip
     agent.delete()
 
@@ -283,7 +280,7 @@ def _add_version(agent: Agent, config: dict[str, Any], actor: Actor, note: str) 
         number=latest + 1,
         config=config,
         note=note,
-        created_by=actor if actor is not None and actor.pk is not None else None,
+        created_by=actor.user,
     )
     version.save()
     agent.published_version = version
@@ -296,8 +293,7 @@ def agent_publish(
     *,
     tenant: Tenant,
     agent_id: int,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
     note: str = "",
 ) -> AgentVersion:
     """Freeze the draft into the next version and make the endpoint serve it."""
@@ -309,7 +305,7 @@ def agent_publish(
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.publish", target=agent,
         before={"published_version_id": previous},
-        after={"version": version.number, "model": agent.model}, ip=ip,
+        after={"version": version.number, "model": agent.model},
     )  # fmt: skip
     return version
 
@@ -349,8 +345,7 @@ def agent_rollback(
     tenant: Tenant,
     agent_id: int,
     number: int,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> AgentVersion:
     """Publish a copy of version `number` as the newest version (see the module docstring).
 
@@ -368,6 +363,6 @@ def agent_rollback(
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.rollback", target=agent,
         before={"published_version_id": previous},
-        after={"version": version.number, "copied_from": number}, ip=ip,
+        after={"version": version.number, "copied_from": number},
     )  # fmt: skip
     return version

@@ -23,9 +23,10 @@ from hosted_agents.models.tools import (
 )
 from hosted_agents.services.common import save_unique
 from hosted_agents.tools.http import template_fields
+from tenants.actors import SYSTEM, Actor
 from tenants.encryption import encrypt, mask_secret
 from tenants.models import Tenant
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 
 MAX_HEADERS = 20
 # Framing and routing headers are the fetch's to set (it refuses them too).
@@ -150,8 +151,7 @@ def http_tool_create(
     args_schema: dict[str, Any] | None = None,
     time_limit_seconds: float = 10.0,
     max_response_bytes: int = 64 * 1024,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> HttpTool:
     """Define an HTTP tool; header values are encrypted and only their hints shown again."""
     tool = HttpTool(
@@ -171,7 +171,7 @@ def http_tool_create(
     save_unique(tool, entity="HTTP tool", field="name")
     audit_event_record(
         tenant=tenant, actor=actor, action="http_tool.create", target=tool,
-        after=_http_summary(tool), ip=ip,
+        after=_http_summary(tool),
     )  # fmt: skip
     return tool
 
@@ -182,8 +182,7 @@ def http_tool_update(
     tenant: Tenant,
     tool_id: int,
     changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> HttpTool:
     """Change an HTTP tool; `headers` (if given and not None) replaces all header values."""
     tool = HttpTool.objects.for_tenant(tenant).select_for_update().filter(pk=tool_id).first()
@@ -207,22 +206,20 @@ def http_tool_update(
     save_unique(tool, entity="HTTP tool", field="name", update_fields=fields)
     audit_event_record(
         tenant=tenant, actor=actor, action="http_tool.update", target=tool,
-        before=before, after=_http_summary(tool), ip=ip,
+        before=before, after=_http_summary(tool),
     )  # fmt: skip
     return tool
 
 
 @transaction.atomic
-def http_tool_delete(
-    *, tenant: Tenant, tool_id: int, actor: Actor = None, ip: str | None = None
-) -> None:
+def http_tool_delete(*, tenant: Tenant, tool_id: int, actor: Actor = SYSTEM) -> None:
     tool = HttpTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
     if tool is None:
         raise ObjectNotFound("HTTP tool", tool_id)
     _drop_from_drafts(tenant, "http_tools", tool.pk)
     audit_event_record(
         tenant=tenant, actor=actor, action="http_tool.delete", target=tool,
-        before=_http_summary(tool), ip=ip,
+        before=_http_summary(tool),
     )  # fmt: skip
     tool.delete()
 
@@ -246,8 +243,7 @@ def client_tool_create(
     name: str,
     description: str,
     args_schema: dict[str, Any] | None = None,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ClientTool:
     """Define a tool that the ChatKit client runs (a `client_tool_call` item)."""
     tool = ClientTool(
@@ -259,7 +255,7 @@ def client_tool_create(
     save_unique(tool, entity="client tool", field="name")
     audit_event_record(
         tenant=tenant, actor=actor, action="client_tool.create", target=tool,
-        after=_client_summary(tool), ip=ip,
+        after=_client_summary(tool),
     )  # fmt: skip
     return tool
 
@@ -270,8 +266,7 @@ def client_tool_update(
     tenant: Tenant,
     tool_id: int,
     changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ClientTool:
     tool = ClientTool.objects.for_tenant(tenant).select_for_update().filter(pk=tool_id).first()
     if tool is None:
@@ -288,21 +283,19 @@ def client_tool_update(
     save_unique(tool, entity="client tool", field="name", update_fields=[*changes, "updated_at"])
     audit_event_record(
         tenant=tenant, actor=actor, action="client_tool.update", target=tool,
-        before=before, after=_client_summary(tool), ip=ip,
+        before=before, after=_client_summary(tool),
     )  # fmt: skip
     return tool
 
 
 @transaction.atomic
-def client_tool_delete(
-    *, tenant: Tenant, tool_id: int, actor: Actor = None, ip: str | None = None
-) -> None:
+def client_tool_delete(*, tenant: Tenant, tool_id: int, actor: Actor = SYSTEM) -> None:
     tool = ClientTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
     if tool is None:
         raise ObjectNotFound("client tool", tool_id)
     _drop_from_drafts(tenant, "client_tools", tool.pk)
     audit_event_record(
         tenant=tenant, actor=actor, action="client_tool.delete", target=tool,
-        before=_client_summary(tool), ip=ip,
+        before=_client_summary(tool),
     )  # fmt: skip
     tool.delete()

@@ -1,5 +1,6 @@
 """State changes of the tenants app: one module per entity, every name re-exported here."""
 
+from tenants.actors import Actor
 from tenants.services.api_keys import (
     LAST_USED_INTERVAL,
     IssuedApiKey,
@@ -7,7 +8,7 @@ from tenants.services.api_keys import (
     api_key_create,
     api_key_revoke,
 )
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 from tenants.services.feedback import feedback_create
 from tenants.services.provider_credentials import (
     provider_credential_create,

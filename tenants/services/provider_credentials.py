@@ -5,10 +5,11 @@ from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 
+from tenants.actors import SYSTEM, Actor
 from tenants.encryption import encrypt, mask_secret
 from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from tenants.models import ProviderCredential, Tenant
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 
 Kind = ProviderCredential.Kind
 
@@ -69,8 +70,7 @@ def provider_credential_create(
     secret: str,
     base_url: str = "",
     api: str = ProviderCredential.Api.RESPONSES,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ProviderCredential:
     """Store a provider key, encrypted; only its masked hint can be shown afterwards."""
     credential = ProviderCredential(
@@ -85,7 +85,6 @@ def provider_credential_create(
         action="provider_credential.create",
         target=credential,
         after=_summary(credential),
-        ip=ip,
     )
     return credential
 
@@ -96,8 +95,7 @@ def provider_credential_update(
     tenant: Tenant,
     credential_id: int,
     changes: dict[str, str],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ProviderCredential:
     """Change name, base_url, api or secret; an empty or missing secret keeps the old one."""
     credential = (
@@ -126,7 +124,6 @@ def provider_credential_update(
         target=credential,
         before=before,
         after=_summary(credential),
-        ip=ip,
     )
     return credential
 
@@ -136,8 +133,7 @@ def provider_credential_delete(
     *,
     tenant: Tenant,
     credential_id: int,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> None:
     credential = ProviderCredential.objects.for_tenant(tenant).filter(pk=credential_id).first()
     if credential is None:
@@ -148,6 +144,5 @@ def provider_credential_delete(
         action="provider_credential.delete",
         target=credential,
         before=_summary(credential),
-        ip=ip,
     )
     credential.delete()

@@ -7,10 +7,11 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from tenants.actors import SYSTEM, Actor
 from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from tenants.models import Membership, Tenant
 from tenants.models.tenancy import normalize_origin
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 
 _UPDATABLE = {"name", "allowed_origins", "monthly_token_quota", "requests_per_minute"}
 
@@ -48,8 +49,7 @@ def tenant_create(
     slug: str,
     name: str,
     owner: User,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Tenant:
     """Create a tenant with `owner` as its first owner."""
     if not slug or slugify(slug) != slug:
@@ -71,7 +71,6 @@ def tenant_create(
         action="tenant.create",
         target=tenant,
         after={**_summary(tenant), "owner": owner.get_username()},
-        ip=ip,
     )
     return tenant
 
@@ -81,8 +80,7 @@ def tenant_update(
     *,
     tenant: Tenant,
     changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Tenant:
     """Change a tenant's name, allowed origins or quotas (None quota: no limit)."""
     unknown = set(changes) - _UPDATABLE
@@ -110,7 +108,6 @@ def tenant_update(
         target=tenant,
         before=before,
         after=_summary(tenant),
-        ip=ip,
     )
     return tenant
 
@@ -120,8 +117,7 @@ def tenant_set_status(
     *,
     tenant: Tenant,
     status: str,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Tenant:
     """Suspend or reactivate a tenant; a suspended tenant's keys stop working at once."""
     if status not in Tenant.Status.values:
@@ -138,7 +134,6 @@ def tenant_set_status(
         target=tenant,
         before={"status": before},
         after={"status": status},
-        ip=ip,
     )
     return tenant
 
@@ -149,8 +144,7 @@ def membership_add(
     tenant: Tenant,
     user: User,
     role: str,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Membership:
     if role not in Membership.Role.values:
         raise InvalidInput("role", f"must be one of {', '.join(Membership.Role.values)}")
@@ -166,7 +160,6 @@ def membership_add(
         action="membership.add",
         target=membership,
         after={"user": user.get_username(), "role": role},
-        ip=ip,
     )
     return membership
 
@@ -176,8 +169,7 @@ def membership_remove(
     *,
     tenant: Tenant,
     user: User,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> None:
     """Remove a user from a tenant; the last owner cannot be removed."""
     # Lock the tenant row first: two removals of two different owners would otherwise each
@@ -196,6 +188,5 @@ def membership_remove(
         action="membership.remove",
         target=membership,
         before={"user": user.get_username(), "role": membership.role},
-        ip=ip,
     )
     membership.delete()

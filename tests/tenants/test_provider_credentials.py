@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tenants.actors import Actor
 from tenants.encryption import decrypt, encrypted_fields, mask_secret
 from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from tenants.models import AuditEvent, ProviderCredential, Tenant
@@ -28,7 +29,11 @@ OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode(
 @pytest.fixture
 def acme_openai(acme: Tenant, acme_owner) -> ProviderCredential:
     return provider_credential_create(
-        tenant=acme, name="openai", kind="openai", secret=SECRET, actor=acme_owner, ip="::1"
+        tenant=acme,
+        name="openai",
+        kind="openai",
+        secret=SECRET,
+        actor=Actor.for_user(acme_owner, ip="::1"),
     )
 
 
