@@ -118,7 +118,7 @@ class RunPlan:
 
 
 def run_plan_load(*, tenant: Tenant, agent_id: int) -> RunPlan:
-    """Return what a run needs, or raise the `HostedAgentsError` that refuses it (sync)."""
+    """Return what a run needs, or raise the `DomainError` that refuses it (sync)."""
     # Re-read: the tenant may have been suspended or its quota changed since authentication.
     fresh = Tenant.objects.filter(pk=tenant.pk).first()
     if fresh is None:
@@ -182,7 +182,7 @@ _PROVIDER_FAILURES: list[tuple[type[Exception], str, bool]] = [
 ]
 
 
-def _refusal(error: HostedAgentsError | ObjectNotFound) -> CustomStreamError:
+def _refusal(error: HostedAgentsError | ObjectNotFound | TenantInactive) -> CustomStreamError:
     message = next(text for kind, text in _REFUSALS if isinstance(error, kind))
     return CustomStreamError(message, allow_retry=False)
 
@@ -305,7 +305,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         except AgentMisconfigured as error:
             await self._audit_failure(context, context.agent, None, error)
             raise _refusal(error) from error
-        except (HostedAgentsError, ObjectNotFound) as error:
+        except (HostedAgentsError, ObjectNotFound, TenantInactive) as error:
             logger.info("Refused a run of agent %s: %s", context.agent.pk, error)
             raise _refusal(error) from error
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from tenants.actors import Actor
-from tenants.exceptions import TenancyError
+from tenants.exceptions import DomainError
 from tenants.models import ApiKey
 from tenants.selectors import tenant_get
 from tenants.services import api_key_create
@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 expires_at=expires_at,
                 actor=ACTOR,
             )
-        except TenancyError as error:
+        except DomainError as error:
             raise CommandError(str(error)) from None
         key = issued.api_key
         self.stderr.write(

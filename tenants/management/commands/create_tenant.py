@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.actors import Actor
-from tenants.exceptions import TenancyError
+from tenants.exceptions import DomainError
 from tenants.services import tenant_create, user_get_or_create
 
 # Commands run as the platform; the label says which one made the change.
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             tenant = tenant_create(
                 slug=options["slug"], name=options["name"], owner=owner, actor=ACTOR
             )
-        except TenancyError as error:
+        except DomainError as error:
             raise CommandError(str(error)) from None
         if created:
             self.stdout.write(

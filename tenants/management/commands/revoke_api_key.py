@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.actors import Actor
-from tenants.exceptions import TenancyError
+from tenants.exceptions import DomainError
 from tenants.selectors import tenant_get
 from tenants.services import api_key_revoke
 
@@ -24,6 +24,6 @@ class Command(BaseCommand):
         try:
             tenant = tenant_get(slug=options["tenant"])
             key = api_key_revoke(tenant=tenant, key_id=options["key_id"], actor=ACTOR)
-        except TenancyError as error:
+        except DomainError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Revoked key {key.pk} '{key.name}' ({key.display})."))
