@@ -15,7 +15,7 @@ from django.db.models import Max
 from django.utils.text import slugify
 from pydantic import ValidationError
 
-from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound, UnknownToolError
+from hosted_agents.exceptions import InvalidInput, ObjectNotFound, UnknownToolError
 from hosted_agents.models import (
     Agent,
     AgentVersion,
@@ -24,7 +24,14 @@ from hosted_agents.models import (
     ModelSettingsSchema,
     model_takes_reasoning_effort,
 )
-from hosted_agents.services.common import save_unique
+from hosted_agents.services.common import (
+    RowSpec,
+    row_apply,
+    row_create,
+    row_delete,
+    row_locked,
+    row_update,
+)
 from hosted_agents.tools.registry import all_code_tools, get_code_tool
 from tenants.actors import SYSTEM, Actor
 from tenants.models import ProviderCredential, Tenant
@@ -59,15 +66,6 @@ def _summary(agent: Agent) -> dict[str, Any]:
         "http_tools": agent.http_tools,
         "client_tools": agent.client_tools,
     }
-
-
-def _apply(agent: Agent, changes: dict[str, Any]) -> list[str]:
-    unknown = set(changes) - DRAFT_FIELDS
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
-    for field, value in changes.items():
-        setattr(agent, field, value.strip() if isinstance(value, str) else value)
-    return ["provider_credential" if f == "provider_credential_id" else f for f in changes]
 
 
 def agent_check(agent: Agent) -> None:
@@ -193,15 +191,19 @@ def code_tool_choices() -> list[tuple[str, str]]:
     return [(tool.name, tool.description) for tool in all_code_tools()]
 
 
+AGENT: RowSpec[Agent] = RowSpec(
+    model=Agent,
+    entity="agent",
+    action="agent",
+    fields=DRAFT_FIELDS,
+    summary=_summary,
+    check=agent_check,
+    unique="slug",
+)
+
+
 def _locked_agent(tenant: Tenant, agent_id: int) -> Agent:
-    agent = Agent.objects.for_tenant(tenant).select_for_update().filter(pk=agent_id).first()
-    if agent is None:
-        raise ObjectNotFound("agent", agent_id)
-    return agent
-
-
-def _slug_taken(agent: Agent) -> bool:
-    return Agent.objects.for_tenant(agent.tenant_id).filter(slug=agent.slug).exists()
+    return row_locked(AGENT, tenant=tenant, pk=agent_id)
 
 
 @transaction.atomic
@@ -215,16 +217,8 @@ def agent_create(
 ) -> Agent:
     """Create an agent's draft (unpublished: its endpoint answers only once published)."""
     agent = Agent(tenant=tenant, slug=slug.strip())
-    _apply(agent, {"name": name, **draft})
-    agent_check(agent)
-    if _slug_taken(agent):
-        raise AlreadyExists("agent", agent.slug)
-    save_unique(agent, entity="agent", field="slug")
-    audit_event_record(
-        tenant=tenant, actor=actor, action="agent.create", target=agent,
-        after=_summary(agent),
-    )  # fmt: skip
-    return agent
+    row_apply(AGENT, agent, {"name": name, **draft})
+    return row_create(AGENT, tenant=tenant, row=agent, actor=actor)
 
 
 @transaction.atomic
@@ -236,26 +230,12 @@ def agent_update(
     actor: Actor = SYSTEM,
 ) -> Agent:
     """Change the draft; what the endpoint serves changes only with the next publish."""
-    agent = _locked_agent(tenant, agent_id)
-    before = _summary(agent)
-    fields = _apply(agent, changes)
-    agent_check(agent)
-    agent.save(update_fields=[*fields, "updated_at"])
-    audit_event_record(
-        tenant=tenant, actor=actor, action="agent.update", target=agent,
-        before=before, after=_summary(agent),
-    )  # fmt: skip
-    return agent
+    return row_update(AGENT, tenant=tenant, pk=agent_id, changes=changes, actor=actor)
 
 
 @transaction.atomic
 def agent_delete(*, tenant: Tenant, agent_id: int, actor: Actor = SYSTEM) -> None:
-    agent = _locked_agent(tenant, agent_id)
-    audit_event_record(
-        tenant=tenant, actor=actor, action="agent.delete", target=agent,
-        before=_summary(agent),
-    )  # fmt: skip
-    agent.delete()
+    row_delete(AGENT, tenant=tenant, pk=agent_id, actor=actor)
 
 
 def _config(agent: Agent) -> dict[str, Any]:

@@ -14,19 +14,18 @@ from urllib.parse import urlsplit
 import jsonschema
 from django.db import transaction
 
-from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
+from hosted_agents.exceptions import InvalidInput
 from hosted_agents.models import Agent, ClientTool, HttpTool
 from hosted_agents.models.tools import (
     MAX_HTTP_RESPONSE_BYTES,
     MAX_HTTP_TIME_LIMIT_SECONDS,
     TOOL_NAME_PATTERN,
 )
-from hosted_agents.services.common import save_unique
+from hosted_agents.services.common import RowSpec, row_create, row_delete, row_update
 from hosted_agents.tools.http import template_fields
 from tenants.actors import SYSTEM, Actor
 from tenants.encryption import encrypt, mask_secret
 from tenants.models import Tenant
-from tenants.services.audit import audit_event_record
 
 MAX_HEADERS = 20
 # Framing and routing headers are the fetch's to set (it refuses them too).
@@ -72,11 +71,6 @@ def _check_common(tool: HttpTool | ClientTool) -> None:
     if not tool.description.strip():
         raise InvalidInput("description", "must not be empty: the model reads it")
     tool.args_schema = args_schema_normalized(tool.args_schema)
-
-
-def _name_taken(tool: HttpTool | ClientTool) -> bool:
-    rows = type(tool).objects.for_tenant(tool.tenant_id).filter(name=tool.name)
-    return rows.exclude(pk=tool.pk).exists()
 
 
 def _drop_from_drafts(tenant: Tenant, field: str, tool_id: int) -> None:
@@ -139,6 +133,26 @@ def http_tool_set_headers(tool: HttpTool, headers: dict[str, str]) -> None:
     tool.header_hints = {name: mask_secret(value) for name, value in headers.items()}
 
 
+def _headers_setter(tool: HttpTool, headers: Any) -> list[str]:
+    # None (or no `headers` at all) keeps the stored header values.
+    if headers is None:
+        return []
+    http_tool_set_headers(tool, headers)
+    return ["headers_encrypted", "header_hints"]
+
+
+HTTP_TOOL: RowSpec[HttpTool] = RowSpec(
+    model=HttpTool,
+    entity="HTTP tool",
+    action="http_tool",
+    fields=_HTTP_FIELDS,
+    summary=_http_summary,
+    check=http_tool_check,
+    unique="name",
+    setters={"headers": _headers_setter},
+)
+
+
 @transaction.atomic
 def http_tool_create(
     *,
@@ -164,16 +178,8 @@ def http_tool_create(
         time_limit_seconds=time_limit_seconds,
         max_response_bytes=max_response_bytes,
     )
-    http_tool_check(tool)
     http_tool_set_headers(tool, headers or {})
-    if _name_taken(tool):
-        raise AlreadyExists("HTTP tool", tool.name)
-    save_unique(tool, entity="HTTP tool", field="name")
-    audit_event_record(
-        tenant=tenant, actor=actor, action="http_tool.create", target=tool,
-        after=_http_summary(tool),
-    )  # fmt: skip
-    return tool
+    return row_create(HTTP_TOOL, tenant=tenant, row=tool, actor=actor)
 
 
 @transaction.atomic
@@ -185,43 +191,15 @@ def http_tool_update(
     actor: Actor = SYSTEM,
 ) -> HttpTool:
     """Change an HTTP tool; `headers` (if given and not None) replaces all header values."""
-    tool = HttpTool.objects.for_tenant(tenant).select_for_update().filter(pk=tool_id).first()
-    if tool is None:
-        raise ObjectNotFound("HTTP tool", tool_id)
-    unknown = set(changes) - _HTTP_FIELDS
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
-    before = _http_summary(tool)
-    fields = ["updated_at"]
-    for field, value in changes.items():
-        if field != "headers":
-            setattr(tool, field, value.strip() if isinstance(value, str) else value)
-            fields.append(field)
-    http_tool_check(tool)
-    if changes.get("headers") is not None:
-        http_tool_set_headers(tool, changes["headers"])
-        fields += ["headers_encrypted", "header_hints"]
-    if _name_taken(tool):
-        raise AlreadyExists("HTTP tool", tool.name)
-    save_unique(tool, entity="HTTP tool", field="name", update_fields=fields)
-    audit_event_record(
-        tenant=tenant, actor=actor, action="http_tool.update", target=tool,
-        before=before, after=_http_summary(tool),
-    )  # fmt: skip
-    return tool
+    return row_update(HTTP_TOOL, tenant=tenant, pk=tool_id, changes=changes, actor=actor)
 
 
 @transaction.atomic
 def http_tool_delete(*, tenant: Tenant, tool_id: int, actor: Actor = SYSTEM) -> None:
-    tool = HttpTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
-    if tool is None:
-        raise ObjectNotFound("HTTP tool", tool_id)
-    _drop_from_drafts(tenant, "http_tools", tool.pk)
-    audit_event_record(
-        tenant=tenant, actor=actor, action="http_tool.delete", target=tool,
-        before=_http_summary(tool),
+    row_delete(
+        HTTP_TOOL, tenant=tenant, pk=tool_id, actor=actor,
+        before_delete=lambda tool: _drop_from_drafts(tenant, "http_tools", tool.pk),
     )  # fmt: skip
-    tool.delete()
 
 
 # --------------------------------------------------------------------------- client tools
@@ -234,6 +212,17 @@ def client_tool_check(tool: ClientTool) -> None:
 
 def _client_summary(tool: ClientTool) -> dict[str, Any]:
     return {"name": tool.name, "description": tool.description, "args_schema": tool.args_schema}
+
+
+CLIENT_TOOL: RowSpec[ClientTool] = RowSpec(
+    model=ClientTool,
+    entity="client tool",
+    action="client_tool",
+    fields=_CLIENT_FIELDS,
+    summary=_client_summary,
+    check=client_tool_check,
+    unique="name",
+)
 
 
 @transaction.atomic
@@ -249,15 +238,7 @@ def client_tool_create(
     tool = ClientTool(
         tenant=tenant, name=name.strip(), description=description.strip(), args_schema=args_schema
     )
-    client_tool_check(tool)
-    if _name_taken(tool):
-        raise AlreadyExists("client tool", tool.name)
-    save_unique(tool, entity="client tool", field="name")
-    audit_event_record(
-        tenant=tenant, actor=actor, action="client_tool.create", target=tool,
-        after=_client_summary(tool),
-    )  # fmt: skip
-    return tool
+    return row_create(CLIENT_TOOL, tenant=tenant, row=tool, actor=actor)
 
 
 @transaction.atomic
@@ -268,34 +249,12 @@ def client_tool_update(
     changes: dict[str, Any],
     actor: Actor = SYSTEM,
 ) -> ClientTool:
-    tool = ClientTool.objects.for_tenant(tenant).select_for_update().filter(pk=tool_id).first()
-    if tool is None:
-        raise ObjectNotFound("client tool", tool_id)
-    unknown = set(changes) - _CLIENT_FIELDS
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
-    before = _client_summary(tool)
-    for field, value in changes.items():
-        setattr(tool, field, value.strip() if isinstance(value, str) else value)
-    client_tool_check(tool)
-    if _name_taken(tool):
-        raise AlreadyExists("client tool", tool.name)
-    save_unique(tool, entity="client tool", field="name", update_fields=[*changes, "updated_at"])
-    audit_event_record(
-        tenant=tenant, actor=actor, action="client_tool.update", target=tool,
-        before=before, after=_client_summary(tool),
-    )  # fmt: skip
-    return tool
+    return row_update(CLIENT_TOOL, tenant=tenant, pk=tool_id, changes=changes, actor=actor)
 
 
 @transaction.atomic
 def client_tool_delete(*, tenant: Tenant, tool_id: int, actor: Actor = SYSTEM) -> None:
-    tool = ClientTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
-    if tool is None:
-        raise ObjectNotFound("client tool", tool_id)
-    _drop_from_drafts(tenant, "client_tools", tool.pk)
-    audit_event_record(
-        tenant=tenant, actor=actor, action="client_tool.delete", target=tool,
-        before=_client_summary(tool),
+    row_delete(
+        CLIENT_TOOL, tenant=tenant, pk=tool_id, actor=actor,
+        before_delete=lambda tool: _drop_from_drafts(tenant, "client_tools", tool.pk),
     )  # fmt: skip
-    tool.delete()

@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from tenants.actors import SYSTEM, Actor
 from tenants.encryption import encrypt, mask_secret
-from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
+from tenants.exceptions import InvalidInput
 from tenants.models import ProviderCredential, Tenant
-from tenants.services.audit import audit_event_record
+from tenants.services.common import RowSpec, row_create, row_delete, row_update
 
 Kind = ProviderCredential.Kind
 
@@ -40,25 +40,32 @@ def _check(credential: ProviderCredential) -> None:
             raise InvalidInput("base_url", "must be an http(s) URL")
 
 
-def _save(credential: ProviderCredential, **options: Any) -> None:
-    """Save, turning a taken name into `AlreadyExists`.
-
-    The unique constraint decides, also between two concurrent writers (a check before the
-    save would let both pass); the savepoint keeps the caller's transaction usable.
-    """
-    try:
-        with transaction.atomic():
-            credential.save(**options)
-    except IntegrityError:
-        raise AlreadyExists("provider credential", credential.name) from None
-
-
 def _set_secret(credential: ProviderCredential, secret: str) -> None:
     secret = secret.strip()
     if not secret:
         raise InvalidInput("secret", "must not be empty")
     credential.secret = encrypt(secret)
     credential.secret_hint = mask_secret(secret)
+
+
+def _secret_setter(credential: ProviderCredential, secret: Any) -> list[str]:
+    # An update with an empty or missing secret keeps the stored one.
+    if not str(secret or "").strip():
+        return []
+    _set_secret(credential, str(secret))
+    return ["secret", "secret_hint"]
+
+
+CREDENTIAL = RowSpec(
+    model=ProviderCredential,
+    entity="provider credential",
+    action="provider_credential",
+    fields=frozenset({"name", "base_url", "api", "secret"}),
+    summary=_summary,
+    check=_check,
+    unique="name",
+    setters={"secret": _secret_setter},
+)
 
 
 @transaction.atomic
@@ -78,15 +85,7 @@ def provider_credential_create(
     )
     _check(credential)
     _set_secret(credential, secret)
-    _save(credential, force_insert=True)
-    audit_event_record(
-        tenant=tenant,
-        actor=actor,
-        action="provider_credential.create",
-        target=credential,
-        after=_summary(credential),
-    )
-    return credential
+    return row_create(CREDENTIAL, tenant=tenant, row=credential, actor=actor)
 
 
 @transaction.atomic
@@ -98,34 +97,7 @@ def provider_credential_update(
     actor: Actor = SYSTEM,
 ) -> ProviderCredential:
     """Change name, base_url, api or secret; an empty or missing secret keeps the old one."""
-    credential = (
-        ProviderCredential.objects.for_tenant(tenant).select_for_update().filter(pk=credential_id)
-    ).first()
-    if credential is None:
-        raise ObjectNotFound("provider credential", credential_id)
-    unknown = set(changes) - {"name", "base_url", "api", "secret"}
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
-    before = _summary(credential)
-    fields = ["updated_at"]
-    for field in ("name", "base_url", "api"):
-        if field in changes:
-            setattr(credential, field, changes[field].strip())
-            fields.append(field)
-    _check(credential)
-    if changes.get("secret", "").strip():
-        _set_secret(credential, changes["secret"])
-        fields += ["secret", "secret_hint"]
-    _save(credential, update_fields=fields)
-    audit_event_record(
-        tenant=tenant,
-        actor=actor,
-        action="provider_credential.update",
-        target=credential,
-        before=before,
-        after=_summary(credential),
-    )
-    return credential
+    return row_update(CREDENTIAL, tenant=tenant, pk=credential_id, changes=changes, actor=actor)
 
 
 @transaction.atomic
@@ -135,14 +107,4 @@ def provider_credential_delete(
     credential_id: int,
     actor: Actor = SYSTEM,
 ) -> None:
-    credential = ProviderCredential.objects.for_tenant(tenant).filter(pk=credential_id).first()
-    if credential is None:
-        raise ObjectNotFound("provider credential", credential_id)
-    audit_event_record(
-        tenant=tenant,
-        actor=actor,
-        action="provider_credential.delete",
-        target=credential,
-        before=_summary(credential),
-    )
-    credential.delete()
+    row_delete(CREDENTIAL, tenant=tenant, pk=credential_id, actor=actor)

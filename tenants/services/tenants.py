@@ -12,8 +12,7 @@ from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from tenants.models import Membership, Tenant
 from tenants.models.tenancy import normalize_origin
 from tenants.services.audit import audit_event_record
-
-_UPDATABLE = {"name", "allowed_origins", "monthly_token_quota", "requests_per_minute"}
+from tenants.services.common import RowSpec, fields_check_length, row_apply_and_save
 
 
 def _summary(tenant: Tenant) -> dict[str, Any]:
@@ -57,6 +56,7 @@ def tenant_create(
     if not name.strip():
         raise InvalidInput("name", "must not be empty")
     tenant = Tenant(slug=slug, name=name.strip())
+    fields_check_length(tenant)
     # The unique slug decides, also between two concurrent creations; the savepoint keeps
     # the caller's transaction usable after the refusal.
     try:
@@ -75,41 +75,46 @@ def tenant_create(
     return tenant
 
 
-@transaction.atomic
-def tenant_update(
-    *,
-    tenant: Tenant,
-    changes: dict[str, Any],
-    actor: Actor = SYSTEM,
-) -> Tenant:
-    """Change a tenant's name, allowed origins or quotas (None quota: no limit)."""
-    unknown = set(changes) - _UPDATABLE
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed here")
-    if "name" in changes and not str(changes["name"]).strip():
+def _set_origins(tenant: Tenant, origins: Any) -> list[str]:
+    if not isinstance(origins, list):
+        raise InvalidInput("allowed_origins", "must be a list of origins")
+    tenant.allowed_origins = sorted({_origin(str(origin)) for origin in origins})
+    return ["allowed_origins"]
+
+
+def _check(tenant: Tenant) -> None:
+    if not str(tenant.name).strip():
         raise InvalidInput("name", "must not be empty")
-    if "allowed_origins" in changes:
-        changes = {
-            **changes,
-            "allowed_origins": sorted({_origin(o) for o in changes["allowed_origins"]}),
-        }
     for quota in ("monthly_token_quota", "requests_per_minute"):
-        value = changes.get(quota)
-        if value is not None and (not isinstance(value, int) or value < 0):
+        value = getattr(tenant, quota)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
             raise InvalidInput(quota, "must be a whole number of at least 0, or empty")
-    before = _summary(tenant)
-    for field, value in changes.items():
-        setattr(tenant, field, value)
-    tenant.save(update_fields=[*changes, "updated_at"])
-    audit_event_record(
-        tenant=tenant,
-        actor=actor,
-        action="tenant.update",
-        target=tenant,
-        before=before,
-        after=_summary(tenant),
-    )
-    return tenant
+
+
+TENANT = RowSpec(
+    model=Tenant,
+    entity="tenant",
+    action="tenant",
+    fields=frozenset({"name", "allowed_origins", "monthly_token_quota", "requests_per_minute"}),
+    summary=_summary,
+    check=_check,
+    setters={"allowed_origins": _set_origins},
+)
+
+
+@transaction.atomic
+def tenant_update(*, tenant: Tenant, changes: dict[str, Any], actor: Actor = SYSTEM) -> Tenant:
+    """Change a tenant's name, allowed origins or quotas (None quota: no limit).
+
+    `tenant` itself is locked, re-read and changed, so the caller's object stays current.
+    """
+    try:
+        tenant.refresh_from_db(from_queryset=Tenant.objects.select_for_update())
+    except Tenant.DoesNotExist:
+        raise ObjectNotFound("tenant", tenant.slug) from None
+    return row_apply_and_save(TENANT, tenant=tenant, row=tenant, changes=changes, actor=actor)
 
 
 @transaction.atomic

@@ -398,22 +398,25 @@ def test_tool_names_are_unique_per_tenant(acme: Tenant, globex: Tenant) -> None:
 # that check and this save), and a call that then hits the unique constraint.
 RACES = {
     "agent_create": (
-        "hosted_agents.services.agents._slug_taken",
+        "tenants.services.common._taken_before_save",
         lambda tenant: agent_create(tenant=tenant, slug="taken", name="Second"),
     ),
-    "http_tool_create": ("hosted_agents.services.tools._name_taken", lambda t: weather(t, "taken")),
+    "http_tool_create": (
+        "tenants.services.common._taken_before_save",
+        lambda t: weather(t, "taken"),
+    ),
     "http_tool_update": (
-        "hosted_agents.services.tools._name_taken",
+        "tenants.services.common._taken_before_save",
         lambda t: http_tool_update(
             tenant=t, tool_id=weather(t, "other").pk, changes={"name": "taken"}
         ),
     ),
     "client_tool_create": (
-        "hosted_agents.services.tools._name_taken",
+        "tenants.services.common._taken_before_save",
         lambda t: client_tool_create(tenant=t, name="taken", description="Second."),
     ),
     "client_tool_update": (
-        "hosted_agents.services.tools._name_taken",
+        "tenants.services.common._taken_before_save",
         lambda t: client_tool_update(
             tenant=t,
             tool_id=client_tool_create(tenant=t, name="other", description="Other.").pk,
