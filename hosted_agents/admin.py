@@ -127,7 +127,7 @@ class AgentAdmin(OperatorAdmin[Agent]):
     def delete_model(self, request: HttpRequest, obj: Agent) -> None:
         services.agent_delete(tenant=obj.tenant, agent_id=obj.pk, actor=request_actor(request))
 
-    @admin.action(description="Publish the draft of the selected agents")
+    @admin.action(description="Publish the draft of the selected agents", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset.select_related("tenant"):
             try:
@@ -257,7 +257,6 @@ class HttpToolAdmin(OperatorAdmin[HttpTool]):
     form = HttpToolForm
     list_display = ("name", "tenant", "method", "url_template", "updated_at")
     search_fields = ("name", "tenant__slug")
-    actions = None
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant", "header_hints") if obj is not None else ()
@@ -304,7 +303,6 @@ class ClientToolAdmin(OperatorAdmin[ClientTool]):
     form = ClientToolForm
     list_display = ("name", "tenant", "updated_at")
     search_fields = ("name", "tenant__slug")
-    actions = None
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant",) if obj is not None else ()

@@ -15,10 +15,11 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from tenants import services
 from tenants.actors import Actor
+from tenants.exceptions import DomainError
 from tenants.models import (
     ApiKey,
     Attachment,
@@ -63,7 +64,11 @@ def request_actor(request: HttpRequest) -> Actor:
 
 
 class OperatorAdmin(ModelAdmin[_T]):
-    """Base for tenant-owned models: every tenant's rows, through the unscoped manager."""
+    """Base for tenant-owned models: every tenant's rows, through the unscoped manager.
+
+    A subclass that allows deleting implements `delete_model` with its service; the bulk
+    "Delete selected" action then calls it row by row, so every deletion is audited.
+    """
 
     list_select_related = ["tenant"]
     list_filter = ["tenant"]
@@ -72,6 +77,26 @@ class OperatorAdmin(ModelAdmin[_T]):
         queryset: QuerySet[_T] = self.model.unscoped.get_queryset()
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
+
+    def delete_model(self, request: HttpRequest, obj: _T) -> None:
+        raise NotImplementedError(f"{type(self).__name__} deletes through a service")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[_T]) -> None:
+        # Django's own bulk delete would skip the services (and so the audit trail).
+        for obj in queryset.select_related("tenant"):
+            try:
+                self.delete_model(request, obj)
+            except DomainError as error:
+                self.message_user(request, f"{obj}: {error}", messages.ERROR)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as error:  # a rule of the service, like "the last owner"
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.path)
 
 
 class ReadOnlyAdmin(OperatorAdmin[_T]):

@@ -138,3 +138,27 @@ def test_suspending_a_tenant_in_the_admin_is_audited(operator: Client, acme: Ten
     )
     actions = set(AuditEvent.objects.for_tenant(acme).values_list("action", flat=True))
     assert {"tenant.update", "tenant.suspend"} <= actions
+
+
+def test_removing_the_last_owner_in_the_admin_is_refused_with_a_message_not_a_crash(
+    operator: Client, acme: Tenant
+) -> None:
+    owner = Membership.objects.for_tenant(acme).get(role="owner")
+    response = operator.post(
+        reverse("admin:tenants_membership_delete", args=[owner.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert "last owner" in operator.get(response["Location"]).content.decode()
+    assert Membership.objects.for_tenant(acme).filter(pk=owner.pk).exists()
+
+
+def test_removing_a_member_in_the_admin_is_audited_as_the_operator(
+    operator: Client, acme: Tenant, acme_viewer
+) -> None:
+    member = Membership.objects.for_tenant(acme).get(user=acme_viewer)
+    response = operator.post(
+        reverse("admin:tenants_membership_delete", args=[member.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.for_tenant(acme).get(action="membership.remove")
+    assert (event.actor_kind, event.actor_label) == ("user", "root")
