@@ -323,7 +323,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             config.get("tools", []),
             tenant_id=tenant_id,
             run_id=run_id,
-            allow_private_http=settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS,
+            allow_private_http=settings.CHATKIT_ALLOW_PRIVATE_NETWORK,
             load_headers=load_headers,
             long_tool_runner=self.long_tool_runner,
             fetcher=self.http_fetcher,

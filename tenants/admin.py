@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from tenants import services
 from tenants.actors import Actor
-from tenants.exceptions import DomainError
+from tenants.exceptions import DomainError, InvalidInput
 from tenants.models import (
     ApiKey,
     Attachment,
@@ -235,6 +235,15 @@ class ProviderCredentialForm(ModelForm[ProviderCredential]):
         if kind == ProviderCredential.Kind.OPENAI and data.get("base_url"):
             self.add_error("base_url", "OpenAI credentials use the official endpoint.")
         return data
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            services.provider_credential_check(self.instance)
+        except InvalidInput as error:
+            self.add_error(error.field if error.field in self.fields else None, error.message)
 
 
 @admin.register(ProviderCredential)

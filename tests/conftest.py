@@ -14,6 +14,8 @@ Every fixture needs the database; async tests that reach the ORM through
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -24,6 +26,16 @@ from tenants.models import ApiKey, Membership, Tenant
 from tenants.services import IssuedApiKey, api_key_create, membership_add, tenant_create
 
 ALL_SCOPES = list(ApiKey.Scope.values)
+
+
+@pytest.fixture(autouse=True)
+def private_network_allowed(settings: Any) -> None:
+    """Let tenants' outbound calls reach loopback, as a local-model operator would.
+
+    Provider credentials in tests point at the loopback OpenAI stub, and HTTP tools at local
+    servers. A test of the address policy turns `CHATKIT_ALLOW_PRIVATE_NETWORK` off itself.
+    """
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
 
 
 def _user(username: str) -> AbstractBaseUser:

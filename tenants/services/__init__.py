@@ -11,6 +11,7 @@ from tenants.services.api_keys import (
 from tenants.services.audit import audit_event_record
 from tenants.services.feedback import feedback_create
 from tenants.services.provider_credentials import (
+    provider_credential_check,
     provider_credential_create,
     provider_credential_delete,
     provider_credential_update,
@@ -35,6 +36,7 @@ __all__ = [
     "feedback_create",
     "membership_add",
     "membership_remove",
+    "provider_credential_check",
     "provider_credential_create",
     "provider_credential_delete",
     "provider_credential_update",

@@ -3,8 +3,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 
+# The address policy of outbound HTTP is one module, pure Python, shared by every client.
+from hosted_agents.http_fetch import FetchError, url_target_check
 from tenants.actors import SYSTEM, Actor
 from tenants.encryption import encrypt, mask_secret
 from tenants.exceptions import InvalidInput
@@ -25,7 +28,12 @@ def _summary(credential: ProviderCredential) -> dict[str, Any]:
     }
 
 
-def _check(credential: ProviderCredential) -> None:
+def provider_credential_check(credential: ProviderCredential) -> None:
+    """Raise `InvalidInput` unless the credential is valid (before its secret is set).
+
+    An OpenAI-compatible base URL must pass the HTTP tools' address policy: the tenant's key
+    goes there (checked again at every connection, see hosted_agents/providers.py).
+    """
     if not credential.name.strip():
         raise InvalidInput("name", "must not be empty")
     if credential.kind not in Kind.values:
@@ -38,6 +46,18 @@ def _check(credential: ProviderCredential) -> None:
         parts = urlsplit(credential.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput("base_url", "must be an http(s) URL")
+        _check_target(credential.base_url)
+
+
+def _check_target(base_url: str) -> None:
+    try:
+        url_target_check(base_url, allow_private=settings.CHATKIT_ALLOW_PRIVATE_NETWORK)
+    except FetchError as error:
+        if error.reason == "forbidden_address":
+            raise InvalidInput(
+                "base_url", f"{error}: this platform does not send keys to private addresses"
+            ) from None
+        raise InvalidInput("base_url", str(error)) from None
 
 
 def _set_secret(credential: ProviderCredential, secret: str) -> None:
@@ -62,7 +82,7 @@ CREDENTIAL = RowSpec(
     action="provider_credential",
     fields=frozenset({"name", "base_url", "api", "secret"}),
     summary=_summary,
-    check=_check,
+    check=provider_credential_check,
     unique="name",
     setters={"secret": _secret_setter},
 )
@@ -83,7 +103,7 @@ def provider_credential_create(
     credential = ProviderCredential(
         tenant=tenant, name=name.strip(), kind=kind, base_url=base_url.strip(), api=api
     )
-    _check(credential)
+    provider_credential_check(credential)
     _set_secret(credential, secret)
     return row_create(CREDENTIAL, tenant=tenant, row=credential, actor=actor)
 

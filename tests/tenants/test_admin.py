@@ -162,3 +162,23 @@ def test_removing_a_member_in_the_admin_is_audited_as_the_operator(
     assert response.status_code == 302
     event = AuditEvent.objects.for_tenant(acme).get(action="membership.remove")
     assert (event.actor_kind, event.actor_label) == ("user", "root")
+
+
+def test_a_provider_base_url_at_a_metadata_address_is_a_form_error(
+    operator: Client, acme: Tenant, settings
+) -> None:
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = False
+    response = operator.post(
+        reverse("admin:tenants_providercredential_add"),
+        {
+            "tenant": acme.pk,
+            "name": "metadata",
+            "kind": "openai_compatible",
+            "base_url": "http://169.254.169.254/latest",
+            "api": "responses",
+            "new_secret": "x" * 20,
+        },
+    )
+    assert response.status_code == 200
+    assert "not a public address" in response.content.decode()
+    assert not ProviderCredential.objects.for_tenant(acme).exists()
