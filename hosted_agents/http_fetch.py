@@ -54,6 +54,7 @@ __all__ = [
     "FetchResult",
     "Resolver",
     "fetch",
+    "header_check",
     "is_public_address",
     "system_resolver",
     "url_target_check",
@@ -288,11 +289,21 @@ def _checked_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     if sum(len(name) + len(value) for name, value in checked.items()) > MAX_REQUEST_HEADER_BYTES:
         raise FetchError("bad_request", f"headers exceed {MAX_REQUEST_HEADER_BYTES} bytes")
     for name, value in checked.items():
-        if not _TOKEN.match(name) or any(c in value for c in "\r\n\0"):
-            raise FetchError("bad_request", f"header {name!r} is malformed")
-        if name.lower() in _RESERVED_HEADERS:
-            raise FetchError("bad_request", f"header {name!r} cannot be set")
+        header_check(name, value)
     return checked
+
+
+def header_check(name: str, value: str) -> None:
+    """Raise `FetchError` unless `name` is an HTTP token and `value` one line of text.
+
+    Also refuses the headers the fetch sets itself (framing, routing, proxies).
+    """
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise FetchError("bad_request", f"header name {name!r} is not an HTTP token")
+    if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+        raise FetchError("bad_request", f"header {name!r} must have one line of text as value")
+    if name.lower() in _RESERVED_HEADERS:
+        raise FetchError("bad_request", f"header {name!r} cannot be set")
 
 
 def _with_json_body(request: _Request, json_body: Any) -> _Request:

@@ -15,6 +15,7 @@ import jsonschema
 from django.db import transaction
 
 from hosted_agents.exceptions import InvalidInput
+from hosted_agents.http_fetch import FetchError, header_check
 from hosted_agents.models import Agent, ClientTool, HttpTool
 from hosted_agents.models.tools import (
     MAX_HTTP_RESPONSE_BYTES,
@@ -22,7 +23,7 @@ from hosted_agents.models.tools import (
     TOOL_NAME_PATTERN,
 )
 from hosted_agents.services.common import RowSpec, row_create, row_delete, row_update
-from hosted_agents.tools.http import template_fields
+from hosted_agents.tools.http import template_check_placeholders, template_fields
 from tenants.actors import SYSTEM, Actor
 from tenants.encryption import encrypt, mask_secret
 from tenants.models import Tenant
@@ -108,6 +109,10 @@ def http_tool_check(tool: HttpTool) -> None:
         example = tool.url_template.format_map({name: "x" for name in fields})
     except (ValueError, KeyError, IndexError) as error:
         raise InvalidInput("url_template", f"not a valid template: {error}") from None
+    try:
+        template_check_placeholders(tool.url_template)
+    except ValueError as error:
+        raise InvalidInput("url_template", str(error)) from None
     parts = urlsplit(example)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("url_template", "must be an http(s) URL with a host")
@@ -125,10 +130,12 @@ def http_tool_set_headers(tool: HttpTool, headers: dict[str, str]) -> None:
     if not isinstance(headers, dict) or len(headers) > MAX_HEADERS:
         raise InvalidInput("headers", f"must be an object of at most {MAX_HEADERS} headers")
     for name, value in headers.items():
-        if not isinstance(value, str) or not name or not name.replace("-", "").isalnum():
-            raise InvalidInput("headers", f"{name!r} is not a header name with a text value")
-        if name.lower() in _PLATFORM_HEADERS:
+        if isinstance(name, str) and name.lower() in _PLATFORM_HEADERS:
             raise InvalidInput("headers", f"{name} is set by the platform")
+        try:
+            header_check(name, value)
+        except FetchError as error:
+            raise InvalidInput("headers", str(error)) from None
     tool.headers_encrypted = encrypt(json.dumps(headers)) if headers else ""
     tool.header_hints = {name: mask_secret(value) for name, value in headers.items()}
 

@@ -386,6 +386,78 @@ def test_an_invalid_http_tool_is_refused_naming_its_field(
     assert refused.value.field == field
 
 
+CITY_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+
+
+@pytest.mark.parametrize(
+    "url_template",
+    [
+        "https://{city}/weather",
+        "{city}://api.example.com/weather",
+        "https://api.example.com:{city}/weather",
+        "https://{city}.example.com/weather",
+        "https://api.example.com{city}",
+        "https://user:{city}@api.example.com/weather",
+        "https://api.example.com/weather#{city}",
+    ],
+)
+def test_an_http_tool_whose_model_could_choose_where_it_calls_is_refused(
+    acme: Tenant, url_template: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        http_tool_create(
+            tenant=acme, name="w", description="Weather.", url_template=url_template,
+            args_schema=CITY_SCHEMA,
+        )  # fmt: skip
+    assert refused.value.field == "url_template"
+    assert not HttpTool.objects.for_tenant(acme).exists()
+
+
+@pytest.mark.parametrize(
+    "url_template",
+    [
+        "https://api.example.com/weather/{city}",
+        "https://api.example.com:8443/w/{city}/today",
+        "https://api.example.com?city={city}",
+        "http://api.example.com/search?q={city}&units=metric",
+    ],
+)
+def test_placeholders_in_the_path_and_the_query_are_accepted(
+    acme: Tenant, url_template: str
+) -> None:
+    tool = http_tool_create(
+        tenant=acme, name="w", description="Weather.", url_template=url_template,
+        args_schema=CITY_SCHEMA,
+    )  # fmt: skip
+    assert tool.url_template == url_template
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Clé": "value"},
+        {"X Key": "value"},
+        {"X-Key:": "value"},
+        {"X-Key": "line one\r\nX-Injected: yes"},
+        {"X-Key": "line one\nmore"},
+        {"X-Key": "nul\0byte"},
+    ],
+    ids=["non-ascii-name", "space-in-name", "colon-in-name", "crlf", "lf", "nul"],
+)
+def test_malformed_header_names_and_values_are_refused_at_save(
+    acme: Tenant, headers: dict[str, str]
+) -> None:
+    tool = weather(acme)
+    with pytest.raises(InvalidInput) as refused:
+        http_tool_update(tenant=acme, tool_id=tool.pk, changes={"headers": headers})
+    assert refused.value.field == "headers"
+    with pytest.raises(InvalidInput):
+        http_tool_create(
+            tenant=acme, name="other", description="Other.",
+            url_template="https://api.example.com/x", headers=headers,
+        )  # fmt: skip
+
+
 def test_tool_names_are_unique_per_tenant(acme: Tenant, globex: Tenant) -> None:
     weather(acme)
     weather(globex)
