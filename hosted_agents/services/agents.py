@@ -26,6 +26,7 @@ from hosted_agents.models import (
 )
 from hosted_agents.services.common import (
     RowSpec,
+    fields_check_length,
     row_apply,
     row_create,
     row_delete,
@@ -262,6 +263,7 @@ def _add_version(agent: Agent, config: dict[str, Any], actor: Actor, note: str) 
         note=note,
         created_by=actor.user,
     )
+    fields_check_length(version)
     version.save()
     agent.published_version = version
     agent.save(update_fields=["published_version", "updated_at"])

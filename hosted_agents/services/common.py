@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tenants.services.common import (
     RowSpec,
+    fields_check_length,
     row_apply,
     row_create,
     row_delete,
@@ -14,6 +15,7 @@ from tenants.services.common import (
 
 __all__ = [
     "RowSpec",
+    "fields_check_length",
     "row_apply",
     "row_create",
     "row_delete",

@@ -14,6 +14,7 @@ from tenants.exceptions import ApiKeyRejected, InvalidInput, ObjectNotFound, Rej
 from tenants.key_format import key_generate, key_hash, key_lookup_id
 from tenants.models import ApiKey, Tenant
 from tenants.services.audit import audit_event_record
+from tenants.services.common import fields_check_length
 
 # last_used_at/last_used_ip are written at most this often per key.
 LAST_USED_INTERVAL = timedelta(seconds=60)
@@ -63,6 +64,7 @@ def api_key_create(
         expires_at=expires_at,
         created_by=actor.user,
     )
+    fields_check_length(api_key)
     api_key.save()
     audit_event_record(
         tenant=tenant,
