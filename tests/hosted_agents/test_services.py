@@ -10,6 +10,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from hosted_agents.exceptions import (
     AlreadyExists,
@@ -31,6 +32,7 @@ from hosted_agents.selectors import (
 )
 from hosted_agents.services import (
     agent_create,
+    agent_delete,
     agent_publish,
     agent_rollback,
     agent_update,
@@ -612,3 +614,30 @@ def test_concurrent_usage_records_lose_no_tokens(acme: Tenant) -> None:
 def test_every_agent_lookup_of_the_run_is_scoped(acme: Tenant) -> None:
     with pytest.raises(Exception, match="tenant-owned"):
         list(Agent.objects.all())
+
+
+@pytest.mark.parametrize("kind", ["agent", "http_tool", "client_tool", "provider_credential"])
+def test_a_delete_locks_its_row_before_auditing_it(acme: Tenant, kind: str) -> None:
+    """Like agent deletes, tool and credential deletes read their row FOR UPDATE, so a
+    concurrent update cannot change it between the audit's snapshot and the delete."""
+    if kind == "agent":
+        pk, delete = agent_create(tenant=acme, slug="a", name="A").pk, agent_delete
+        table, key = "hosted_agents_agent", "agent_id"
+    elif kind == "http_tool":
+        pk, delete = weather(acme).pk, http_tool_delete
+        table, key = "hosted_agents_httptool", "tool_id"
+    elif kind == "client_tool":
+        pk = client_tool_create(tenant=acme, name="pick", description="Pick.").pk
+        delete, table, key = client_tool_delete, "hosted_agents_clienttool", "tool_id"
+    else:
+        credential = provider_credential_create(tenant=acme, name="p", kind="openai", secret="k")
+        pk, delete = credential.pk, provider_credential_delete
+        table, key = "tenants_providercredential", "credential_id"
+
+    with CaptureQueriesContext(connection) as queries:
+        delete(tenant=acme, **{key: pk})
+
+    [first_read] = [q["sql"] for q in queries if q["sql"].startswith("SELECT")][:1]
+    assert f'FROM "{table}"' in first_read
+    # SQLite has no row locks: Django leaves the clause out there.
+    assert ("FOR UPDATE" in first_read) is connection.features.has_select_for_update
