@@ -5,7 +5,8 @@ from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 from django.core.exceptions import ValidationError
 from django.db import models, router
 
-from tenants.scoping import TenantScopedManager
+from tenants.exceptions import TenantScopeError
+from tenants.scoping import TenantScopedManager, check_pinned_parents
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -64,6 +65,25 @@ class TenantOwnedModel(models.Model):
 
     class Meta:
         abstract = True
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
+        row = super().from_db(db, field_names, values)
+        # Remembered so that save() can refuse to move the row to another tenant.
+        row._state.saved_tenant_id = row.__dict__.get("tenant_id")  # type: ignore[attr-defined]
+        return row
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Checks in Python only (no query); the database checks ids (tenants/scoping.py).
+        saved_tenant_id = getattr(self._state, "saved_tenant_id", None)
+        if saved_tenant_id is not None and self.tenant_id != saved_tenant_id:
+            raise TenantScopeError(
+                f"{type(self).__name__} {self.pk} belongs to tenant {saved_tenant_id} "
+                f"and cannot move to tenant {self.tenant_id}"
+            )
+        check_pinned_parents(self)
+        super().save(*args, **kwargs)
+        self._state.saved_tenant_id = self.tenant_id  # type: ignore[attr-defined]
 
     def validate_unique(self, exclude: Any = None) -> None:
         # Django checks unique fields through the default manager, which refuses unscoped
