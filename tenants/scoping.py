@@ -264,25 +264,31 @@ class ScopedQuerySet(models.QuerySet[_M], Generic[_M]):
             self._pinned_values(dict(defaults), "update_or_create")
         return super().update_or_create(defaults, create_defaults, **kwargs)
 
+    def _refuse_upsert_across_tenants(self, unique_fields: Any) -> None:
+        names = {getattr(field, "name", field) for field in unique_fields or ()}
+        if not names & {"tenant", "tenant_id"}:
+            raise TenantScopeError(
+                f"an upsert of {self.model.__name__} rows must conflict on a unique "
+                "constraint that includes the tenant, or it may update another tenant's row"
+            )
+
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[_M]:
         objs = list(objs)
         tenant_field = self.model._meta.get_field("tenant")
         for obj in objs:
             if obj.tenant_id is None and not tenant_field.is_cached(obj):
                 obj.tenant_id = self.tenant_scope
-        # Checked again in _insert, once Django has copied cached parents' ids over.
+        # Refused here, before Django opens its transaction, so that the caller's survives.
+        self._refuse_objects_elsewhere(objs, "bulk_create")
+        if kwargs.get("update_conflicts"):
+            self._refuse_upsert_across_tenants(kwargs.get("unique_fields"))
         return super().bulk_create(objs, *args, **kwargs)
 
     def _insert(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
-        # Both bulk_create and tenants/store.py's one-statement upsert insert through here.
+        # bulk_create inserts through here, and so does tenants/store.py's upsert.
         self._refuse_objects_elsewhere(objs, "insert")
         if kwargs.get("on_conflict") == OnConflict.UPDATE:
-            unique = {field.name for field in kwargs.get("unique_fields") or ()}
-            if "tenant" not in unique:
-                raise TenantScopeError(
-                    f"an upsert of {self.model.__name__} rows must conflict on a unique "
-                    "constraint that includes the tenant, or it may update another tenant's row"
-                )
+            self._refuse_upsert_across_tenants(kwargs.get("unique_fields"))
         return super()._insert(objs, *args, **kwargs)  # type: ignore[misc]
 
     def update(self, **kwargs: Any) -> int:
