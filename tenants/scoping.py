@@ -68,7 +68,7 @@ from __future__ import annotations
 import inspect
 import re
 from functools import cache
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Self, TypeVar, cast
 
 from django.db import models
 from django.db.models import sql
@@ -191,32 +191,32 @@ class ScopedQuerySet(models.QuerySet[_M], Generic[_M]):
                     f"combined ({operation}) with rows that are not scoped to that tenant"
                 )
 
-    def _rescoped(self, result: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    def _rescoped(self, result: models.QuerySet[Any]) -> Self:
         # A sliced queryset is combined through the base manager (`pk__in=` the slice):
         # the result holds this tenant's rows only, and stays scoped.
-        return _scope(result, self.tenant_scope)
+        return cast(Self, _scope(result, self.tenant_scope))
 
-    def __or__(self, other: Any) -> models.QuerySet[_M]:
+    def __or__(self, other: Any) -> Self:
         self._refuse_other_scope((other,), "|")
         return self._rescoped(super().__or__(other))
 
-    def __and__(self, other: Any) -> models.QuerySet[_M]:
+    def __and__(self, other: Any) -> Self:
         self._refuse_other_scope((other,), "&")
         return self._rescoped(super().__and__(other))
 
-    def __xor__(self, other: Any) -> models.QuerySet[_M]:
+    def __xor__(self, other: Any) -> Self:
         self._refuse_other_scope((other,), "^")
         return self._rescoped(super().__xor__(other))
 
-    def union(self, *other_qs: Any, all: bool = False) -> models.QuerySet[_M]:
+    def union(self, *other_qs: Any, all: bool = False) -> Self:
         self._refuse_other_scope(other_qs, "union")
         return super().union(*other_qs, all=all)
 
-    def intersection(self, *other_qs: Any) -> models.QuerySet[_M]:
+    def intersection(self, *other_qs: Any) -> Self:
         self._refuse_other_scope(other_qs, "intersection")
         return super().intersection(*other_qs)
 
-    def difference(self, *other_qs: Any) -> models.QuerySet[_M]:
+    def difference(self, *other_qs: Any) -> Self:
         self._refuse_other_scope(other_qs, "difference")
         return super().difference(*other_qs)
 
@@ -276,7 +276,7 @@ class ScopedQuerySet(models.QuerySet[_M], Generic[_M]):
         objs = list(objs)
         tenant_field = self.model._meta.get_field("tenant")
         for obj in objs:
-            if obj.tenant_id is None and not tenant_field.is_cached(obj):
+            if obj.tenant_id is None and not tenant_field.is_cached(obj):  # type: ignore[union-attr]
                 obj.tenant_id = self.tenant_scope
         # Refused here, before Django opens its transaction, so that the caller's survives.
         self._refuse_objects_elsewhere(objs, "bulk_create")
@@ -365,21 +365,22 @@ def pinned_relations(model: type[models.Model]) -> tuple[models.ForeignKey[Any, 
         for field in model._meta.concrete_fields
         if isinstance(field, models.ForeignKey)
         and field.name != "tenant"
-        and is_tenant_scoped(field.related_model)  # type: ignore[arg-type]
+        and is_tenant_scoped(field.related_model)
     )
 
 
 def check_pinned_parents(row: models.Model) -> None:
     """Refuse a row whose parent object, where it is at hand, belongs to another tenant.
 
-    Sends no query: a parent given only by its id is left to the database's constraint.
+    Sends no query: a parent given only by its id is left to the database's constraint
+    (PostgreSQL; see the module docstring for SQLite).
     """
     tenant_id = getattr(row, "tenant_id", None)
     for field in pinned_relations(type(row)):
         parent = field.get_cached_value(row, None)
         if parent is None or parent.pk is None or parent.pk != getattr(row, field.attname):
             continue
-        if parent.tenant_id != tenant_id:
+        if _tenant_of(parent) != tenant_id:
             raise _parent_refusal(type(row), field, tenant_id, parent)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, router
@@ -67,8 +67,8 @@ class TenantOwnedModel(models.Model):
         abstract = True
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
-        row = super().from_db(db, field_names, values)
+    def from_db(cls, db: str | None, field_names: Any, values: Any, **kwargs: Any) -> Self:
+        row = super().from_db(db, field_names, values, **kwargs)
         # Remembered so that save() can refuse to move the row to another tenant.
         row._state.saved_tenant_id = row.__dict__.get("tenant_id")  # type: ignore[attr-defined]
         return row
