@@ -308,6 +308,8 @@ def _scoped_class(queryset_class: type[models.QuerySet[Any]]) -> type[models.Que
     """Return `queryset_class` with the checks of `ScopedQuerySet` laid over it."""
     if issubclass(queryset_class, ScopedQuerySet):
         return queryset_class
+    if queryset_class is models.QuerySet:
+        return ScopedQuerySet  # most models: a class that pickle can find by name
     return type(f"Scoped{queryset_class.__name__}", (ScopedQuerySet, queryset_class), {})
 
 

@@ -94,10 +94,16 @@ class TenantOwnedModel(models.Model):
 
     def validate_constraints(self, exclude: Any = None) -> None:
         # Django's UniqueConstraint.validate queries the default manager, which refuses
-        # unscoped queries; unique constraints are checked here within the row's tenant.
+        # unscoped queries; unique constraints are checked here within the row's tenant,
+        # and so is the tenant of every parent row at hand.
         excluded = set(exclude or ())
         using = router.db_for_write(type(self), instance=self)
         errors: list[ValidationError] = []
+        try:
+            # A form (the admin's) then shows the error rather than failing in save().
+            check_pinned_parents(self)
+        except TenantScopeError as error:
+            errors.append(ValidationError(str(error), code="other_tenant"))
         for constraint in self._meta.constraints:
             try:
                 if isinstance(constraint, models.UniqueConstraint):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import pickle
 from datetime import UTC, datetime
 from typing import Any
 
@@ -431,3 +432,19 @@ def test_a_child_cannot_name_a_parent_of_another_tenant(acme: Tenant, globex: Te
     # So globex, joining from its own rows, never reads acme's thread.
     titles = items.select_related("thread").values_list("thread__title", flat=True)
     assert list(titles) == [None]
+
+
+def test_model_validation_reports_a_parent_of_another_tenant(acme: Tenant, globex: Tenant) -> None:
+    theirs = _thread(acme, "thr_a")
+    with pytest.raises(ValidationError, match="cannot point at thread"):
+        _item(globex, theirs).full_clean(exclude=["data"])
+    _item(acme, theirs).full_clean(exclude=["data"])
+
+
+def test_a_scoped_queryset_survives_pickling_with_its_tenant(acme: Tenant, globex: Tenant) -> None:
+    _thread(acme, "thr_a")
+    mine = _thread(globex, "thr_g")
+    rows = pickle.loads(pickle.dumps(Thread.objects.for_tenant(globex).filter(title=None)))
+    assert list(rows) == [mine]
+    with pytest.raises(TenantScopeError, match="cannot be combined"):
+        list(rows | Thread.objects.for_tenant(acme))
