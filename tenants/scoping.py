@@ -20,8 +20,9 @@ The refusal works at two levels, so that no path around it is left open:
 What `for_tenant(tenant)` hands out (a `ScopedQuerySet`) stays within that tenant:
 
 * it refuses to be combined (`|`, `&`, `^`, `union()`, `intersection()`, `difference()`)
-  with a queryset that is not scoped to the same tenant, and refuses `raw()`, whose SQL it
-  cannot see;
+  with a queryset that is not scoped to the same tenant, and refuses `raw()` and `extra()`,
+  whose SQL it cannot see (nor can it see into a `RawSQL` expression: our code uses none,
+  and must not in a tenant-owned query);
 * its writes are pinned to the tenant: `create()`, `get_or_create()`, `update_or_create()`
   and `bulk_create()` fill in the tenant and refuse another one, `update()` and
   `bulk_update()` refuse to change it, and an upsert must conflict on a unique constraint
@@ -225,6 +226,13 @@ class ScopedQuerySet(models.QuerySet[_M], Generic[_M]):
         raise TenantScopeError(
             f"{name}.objects.for_tenant(...).raw() would ignore the tenant: filter the "
             f"scoped queryset instead, or use {name}.unscoped in documented operator code"
+        )
+
+    def extra(self, *args: Any, **kwargs: Any) -> NoReturn:
+        # A `where` fragment such as "1=1) OR (1=1" would undo the tenant filter.
+        raise TenantScopeError(
+            f"{self.model.__name__}.objects.for_tenant(...).extra() takes SQL fragments that "
+            "can undo the tenant filter: use filter(), annotate() or Django's expressions"
         )
 
     # --- writing: pinned to the tenant ----------------------------------------------------

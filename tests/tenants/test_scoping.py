@@ -336,6 +336,14 @@ def test_a_scoped_queryset_refuses_raw_sql(acme: Tenant, globex: Tenant) -> None
         list(Thread.objects.for_tenant(globex).raw("SELECT * FROM tenants_thread"))
 
 
+def test_a_scoped_queryset_refuses_sql_fragments_that_could_undo_its_filter(
+    acme: Tenant, globex: Tenant
+) -> None:
+    _thread(acme)
+    with pytest.raises(TenantScopeError, match="extra"):
+        list(Thread.objects.for_tenant(globex).extra(where=["1=1) OR (1=1"]))
+
+
 @pytest.mark.parametrize(
     "tenant",
     [True, False, "1", 1.0, 0, -1, lambda acme: acme.pk == acme.pk, "acme_owner", "thread"],

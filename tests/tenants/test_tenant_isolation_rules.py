@@ -221,6 +221,8 @@ def test_every_tenant_owned_model_refuses_raw_sql_on_a_scoped_queryset(
     rows = model.objects.for_tenant(globex)  # type: ignore[attr-defined]
     with pytest.raises(TenantScopeError, match="raw"):
         list(rows.raw(f"SELECT * FROM {model._meta.db_table}"))
+    with pytest.raises(TenantScopeError, match="extra"):
+        list(rows.extra(where=["1=1) OR (1=1"]))
 
 
 # Each write through globex's scoped queryset that names acme; none may land in acme.
