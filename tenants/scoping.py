@@ -379,19 +379,28 @@ def pinned_relations(model: type[models.Model]) -> tuple[models.ForeignKey[Any, 
     )
 
 
-def check_pinned_parents(row: models.Model) -> None:
-    """Refuse a row whose parent object, where it is at hand, belongs to another tenant.
+def parents_of_other_tenants(row: models.Model) -> list[models.ForeignKey[Any, Any]]:
+    """Return the foreign keys of `row` whose parent object belongs to another tenant.
 
     Sends no query: a parent given only by its id is left to the database's constraint
     (PostgreSQL; see the module docstring for SQLite).
     """
     tenant_id = getattr(row, "tenant_id", None)
+    found = []
     for field in pinned_relations(type(row)):
         parent = field.get_cached_value(row, None)
         if parent is None or parent.pk is None or parent.pk != getattr(row, field.attname):
             continue
         if _tenant_of(parent) != tenant_id:
-            raise _parent_refusal(type(row), field, tenant_id, parent)
+            found.append(field)
+    return found
+
+
+def check_pinned_parents(row: models.Model) -> None:
+    """Refuse a row whose parent object, where it is at hand, belongs to another tenant."""
+    for field in parents_of_other_tenants(row):
+        parent = field.get_cached_value(row)
+        raise _parent_refusal(type(row), field, getattr(row, "tenant_id", None), parent)
 
 
 class TenantScopedManager(models.Manager[_M], Generic[_M]):

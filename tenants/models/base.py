@@ -6,7 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import models, router
 
 from tenants.exceptions import TenantScopeError
-from tenants.scoping import TenantScopedManager, check_pinned_parents
+from tenants.scoping import (
+    TenantScopedManager,
+    check_pinned_parents,
+    parents_of_other_tenants,
+)
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -94,16 +98,18 @@ class TenantOwnedModel(models.Model):
 
     def validate_constraints(self, exclude: Any = None) -> None:
         # Django's UniqueConstraint.validate queries the default manager, which refuses
-        # unscoped queries; unique constraints are checked here within the row's tenant,
-        # and so is the tenant of every parent row at hand.
+        # unscoped queries; unique constraints are checked here within the row's tenant.
         excluded = set(exclude or ())
         using = router.db_for_write(type(self), instance=self)
-        errors: list[ValidationError] = []
-        try:
-            # A form (the admin's) then shows the error rather than failing in save().
-            check_pinned_parents(self)
-        except TenantScopeError as error:
-            errors.append(ValidationError(str(error), code="other_tenant"))
+        errors: dict[str, list[ValidationError]] = {}
+        # A parent of another tenant answers like a missing one; a form (the admin's)
+        # then shows it on the field rather than failing in save().
+        for field in parents_of_other_tenants(self):
+            if field.name not in excluded:
+                message = f"no such {field.verbose_name} in this tenant"
+                errors.setdefault(field.name, []).append(
+                    ValidationError(message, code="other_tenant")
+                )
         for constraint in self._meta.constraints:
             try:
                 if isinstance(constraint, models.UniqueConstraint):
@@ -111,7 +117,7 @@ class TenantOwnedModel(models.Model):
                 else:
                     constraint.validate(type(self), self, exclude=excluded, using=using)
             except ValidationError as error:
-                errors.append(error)
+                errors = error.update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
 
