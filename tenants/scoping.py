@@ -17,6 +17,26 @@ The refusal works at two levels, so that no path around it is left open:
   `Exists(...)`), in a `union()` with a scoped one, or through an iterator that skips
   `_fetch_all` (as `aiterator()` does).
 
+What `for_tenant(tenant)` hands out (a `ScopedQuerySet`) stays within that tenant:
+
+* it refuses to be combined (`|`, `&`, `^`, `union()`, `intersection()`, `difference()`)
+  with a queryset that is not scoped to the same tenant, and refuses `raw()` and `extra()`,
+  whose SQL it cannot see (nor can it see into a `RawSQL` expression: our code uses none,
+  and must not in a tenant-owned query);
+* its writes are pinned to the tenant: `create()`, `get_or_create()`, `update_or_create()`
+  and `bulk_create()` fill in the tenant and refuse another one, `update()` and
+  `bulk_update()` refuse to change it, and an upsert must conflict on a unique constraint
+  that includes the tenant.
+
+A tenant-owned row that points at another tenant-owned row (an item's thread, a version's
+agent) must point within its own tenant. `check_pinned_parents` checks it in Python, with no
+query, wherever the parent object is at hand (`save()`, the bulk paths above). On PostgreSQL
+the database checks every write, a parent given by its id included: composite foreign keys
+on (tenant_id, parent_id) (migrations tenants 0004 and hosted_agents 0005). SQLite, for
+development only, has the Python check alone: a parent given only by its id is not checked
+there (see `PinToParentTenant` in tenants/migration_operations.py for why). A saved row
+never moves to another tenant (`TenantOwnedModel.save`).
+
 Unscoped access exists, and only in these documented places:
 
 * `Model.unscoped` (a plain manager) for operator tooling: the Django admin, management
@@ -49,10 +69,11 @@ from __future__ import annotations
 import inspect
 import re
 from functools import cache
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Self, TypeVar, cast
 
 from django.db import models
 from django.db.models import sql
+from django.db.models.constants import OnConflict
 
 from tenants.exceptions import TenantScopeError
 
@@ -149,6 +170,239 @@ def _unscoped_class(queryset_class: type[models.QuerySet[Any]]) -> type[models.Q
     return type(f"Unscoped{queryset_class.__name__}", (UnscopedQuerySet, queryset_class), {})
 
 
+class ScopedQuerySet(models.QuerySet[_M], Generic[_M]):
+    """What `for_tenant` hands out: one tenant's rows, and writes that stay in that tenant.
+
+    The tenant travels on the SQL query (`query.tenant_scope`), which Django copies into
+    every queryset built from this one. All checks here are Python: none sends a statement.
+    """
+
+    @property
+    def tenant_scope(self) -> int:
+        scope: int = self.query.tenant_scope  # type: ignore[attr-defined]
+        return scope
+
+    # --- reading: no way to mix in rows of another tenant ---------------------------------
+
+    def _refuse_other_scope(self, others: tuple[Any, ...], operation: str) -> None:
+        for other in others:
+            if not isinstance(other, ScopedQuerySet) or other.tenant_scope != self.tenant_scope:
+                raise TenantScopeError(
+                    f"{self.model.__name__} rows of tenant {self.tenant_scope} cannot be "
+                    f"combined ({operation}) with rows that are not scoped to that tenant"
+                )
+
+    def _rescoped(self, result: models.QuerySet[Any]) -> Self:
+        # A sliced queryset is combined through the base manager (`pk__in=` the slice):
+        # the result holds this tenant's rows only, and stays scoped.
+        return cast(Self, _scope(result, self.tenant_scope))
+
+    def __or__(self, other: Any) -> Self:
+        self._refuse_other_scope((other,), "|")
+        return self._rescoped(super().__or__(other))
+
+    def __and__(self, other: Any) -> Self:
+        self._refuse_other_scope((other,), "&")
+        return self._rescoped(super().__and__(other))
+
+    def __xor__(self, other: Any) -> Self:
+        self._refuse_other_scope((other,), "^")
+        return self._rescoped(super().__xor__(other))
+
+    def union(self, *other_qs: Any, all: bool = False) -> Self:
+        self._refuse_other_scope(other_qs, "union")
+        return super().union(*other_qs, all=all)
+
+    def intersection(self, *other_qs: Any) -> Self:
+        self._refuse_other_scope(other_qs, "intersection")
+        return super().intersection(*other_qs)
+
+    def difference(self, *other_qs: Any) -> Self:
+        self._refuse_other_scope(other_qs, "difference")
+        return super().difference(*other_qs)
+
+    def raw(self, *args: Any, **kwargs: Any) -> NoReturn:
+        name = self.model.__name__
+        raise TenantScopeError(
+            f"{name}.objects.for_tenant(...).raw() would ignore the tenant: filter the "
+            f"scoped queryset instead, or use {name}.unscoped in documented operator code"
+        )
+
+    def extra(self, *args: Any, **kwargs: Any) -> NoReturn:
+        # A `where` fragment such as "1=1) OR (1=1" would undo the tenant filter.
+        raise TenantScopeError(
+            f"{self.model.__name__}.objects.for_tenant(...).extra() takes SQL fragments that "
+            "can undo the tenant filter: use filter(), annotate() or Django's expressions"
+        )
+
+    # --- writing: pinned to the tenant ----------------------------------------------------
+
+    def _pinned_values(self, values: dict[str, Any], operation: str) -> dict[str, Any]:
+        """Return `values` with this tenant filled in; refuse another tenant or parent."""
+        pinned = dict(values)
+        for key in ("tenant", "tenant_id"):
+            if key in pinned and _tenant_id_or_none(pinned[key]) != self.tenant_scope:
+                raise _write_refusal(self.model, self.tenant_scope, operation, pinned[key])
+        if "tenant" not in pinned and "tenant_id" not in pinned:
+            pinned["tenant_id"] = self.tenant_scope
+        for field in pinned_relations(self.model):
+            for key in (field.name, field.attname):
+                parent = pinned.get(key)
+                if isinstance(parent, models.Model) and _tenant_of(parent) != self.tenant_scope:
+                    raise _parent_refusal(self.model, field, self.tenant_scope, parent)
+        return pinned
+
+    def _refuse_objects_elsewhere(self, objs: Any, operation: str) -> None:
+        for obj in objs:
+            if obj.tenant_id != self.tenant_scope:
+                raise _write_refusal(self.model, self.tenant_scope, operation, obj.tenant_id)
+            check_pinned_parents(obj)
+
+    def create(self, **kwargs: Any) -> _M:
+        return super().create(**self._pinned_values(kwargs, "create"))
+
+    def update_or_create(
+        self,
+        defaults: Any = None,
+        create_defaults: Any = None,
+        **kwargs: Any,
+    ) -> tuple[_M, bool]:
+        # The create side goes through create(); the update side sets attributes and saves.
+        if defaults:
+            self._pinned_values(dict(defaults), "update_or_create")
+        return super().update_or_create(defaults, create_defaults, **kwargs)
+
+    def _refuse_upsert_across_tenants(self, unique_fields: Any) -> None:
+        names = {getattr(field, "name", field) for field in unique_fields or ()}
+        if not names & {"tenant", "tenant_id"}:
+            raise TenantScopeError(
+                f"an upsert of {self.model.__name__} rows must conflict on a unique "
+                "constraint that includes the tenant, or it may update another tenant's row"
+            )
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[_M]:
+        objs = list(objs)
+        tenant_field = self.model._meta.get_field("tenant")
+        for obj in objs:
+            if obj.tenant_id is None and not tenant_field.is_cached(obj):  # type: ignore[union-attr]
+                obj.tenant_id = self.tenant_scope
+        # Refused here, before Django opens its transaction, so that the caller's survives.
+        self._refuse_objects_elsewhere(objs, "bulk_create")
+        if kwargs.get("update_conflicts"):
+            self._refuse_upsert_across_tenants(kwargs.get("unique_fields"))
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def _insert(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        # bulk_create inserts through here, and so does tenants/store.py's upsert.
+        self._refuse_objects_elsewhere(objs, "insert")
+        if kwargs.get("on_conflict") == OnConflict.UPDATE:
+            self._refuse_upsert_across_tenants(kwargs.get("unique_fields"))
+        return super()._insert(objs, *args, **kwargs)  # type: ignore[misc]
+
+    def update(self, **kwargs: Any) -> int:
+        self._pinned_values(kwargs, "update")
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        objs = list(objs)
+        if {"tenant", "tenant_id"}.intersection(fields):
+            raise _write_refusal(self.model, self.tenant_scope, "bulk_update", "a new tenant")
+        self._refuse_objects_elsewhere(objs, "bulk_update")
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+
+@cache
+def _scoped_class(queryset_class: type[models.QuerySet[Any]]) -> type[models.QuerySet[Any]]:
+    """Return `queryset_class` with the checks of `ScopedQuerySet` laid over it."""
+    if issubclass(queryset_class, ScopedQuerySet):
+        return queryset_class
+    if queryset_class is models.QuerySet:
+        return ScopedQuerySet  # most models: a class that pickle can find by name
+    return type(f"Scoped{queryset_class.__name__}", (ScopedQuerySet, queryset_class), {})
+
+
+def _scope(queryset: models.QuerySet[Any], tenant_id: int) -> models.QuerySet[Any]:
+    queryset.__class__ = _scoped_class(type(queryset))
+    queryset.query.tenant_scope = tenant_id  # type: ignore[attr-defined]
+    return queryset
+
+
+def _tenant_of(row: models.Model) -> Any:
+    """Return the tenant id of a row: its own id for a Tenant, else its `tenant_id`."""
+    if row._meta.label == "tenants.Tenant":
+        return row.pk
+    return getattr(row, "tenant_id", None)
+
+
+def _tenant_id_or_none(value: Any) -> int | None:
+    """Return the tenant id that `value` (a Tenant or an int) names, or None."""
+    if isinstance(value, models.Model):
+        return _tenant_of(value) if value._meta.label == "tenants.Tenant" else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _write_refusal(
+    model: type[models.Model], scope: int, operation: str, value: Any
+) -> TenantScopeError:
+    return TenantScopeError(
+        f"{model.__name__}.objects.for_tenant({scope}).{operation}() writes rows of tenant "
+        f"{scope} only, not {value!r}"
+    )
+
+
+def _parent_refusal(
+    model: type[models.Model], field: models.ForeignKey[Any, Any], tenant_id: Any, parent: Any
+) -> TenantScopeError:
+    return TenantScopeError(
+        f"a {model.__name__} of tenant {tenant_id} cannot point at {field.name} "
+        f"{parent.pk} of tenant {_tenant_of(parent)}"
+    )
+
+
+@cache
+def pinned_relations(model: type[models.Model]) -> tuple[models.ForeignKey[Any, Any], ...]:
+    """Return the foreign keys of `model` that point at another tenant-owned model.
+
+    The parent row must belong to the child's tenant; the tenant foreign key itself is not
+    in the list.
+    """
+    if not is_tenant_scoped(model):
+        return ()
+    return tuple(
+        field
+        for field in model._meta.concrete_fields
+        if isinstance(field, models.ForeignKey)
+        and field.name != "tenant"
+        and is_tenant_scoped(field.related_model)
+    )
+
+
+def parents_of_other_tenants(row: models.Model) -> list[models.ForeignKey[Any, Any]]:
+    """Return the foreign keys of `row` whose parent object belongs to another tenant.
+
+    Sends no query: a parent given only by its id is left to the database's constraint
+    (PostgreSQL; see the module docstring for SQLite).
+    """
+    tenant_id = getattr(row, "tenant_id", None)
+    found = []
+    for field in pinned_relations(type(row)):
+        parent = field.get_cached_value(row, None)
+        if parent is None or parent.pk is None or parent.pk != getattr(row, field.attname):
+            continue
+        if _tenant_of(parent) != tenant_id:
+            found.append(field)
+    return found
+
+
+def check_pinned_parents(row: models.Model) -> None:
+    """Refuse a row whose parent object, where it is at hand, belongs to another tenant."""
+    for field in parents_of_other_tenants(row):
+        parent = field.get_cached_value(row)
+        raise _parent_refusal(type(row), field, getattr(row, "tenant_id", None), parent)
+
+
 class TenantScopedManager(models.Manager[_M], Generic[_M]):
     """A manager whose querysets only run once filtered on one tenant."""
 
@@ -160,12 +414,16 @@ class TenantScopedManager(models.Manager[_M], Generic[_M]):
         return queryset
 
     def for_tenant(self, tenant: Tenant | int) -> models.QuerySet[_M]:
-        """Return this model's rows that belong to `tenant` (a Tenant or its id)."""
-        if tenant is None or (not isinstance(tenant, int) and tenant.pk is None):
-            name = self.model.__name__
-            raise TenantScopeError(f"{name}.objects.for_tenant() needs a saved tenant")
+        """Return this model's rows that belong to `tenant` (a saved Tenant or its id)."""
+        tenant_id = _tenant_id_or_none(tenant)
+        if tenant_id is None or tenant_id < 1:
+            raise TenantScopeError(
+                f"{self.model.__name__}.objects.for_tenant() needs a saved Tenant or a "
+                f"tenant id (a positive int), not {tenant!r}"
+            )
         # The plain Manager's queryset (of this manager's queryset class), then the filter.
-        return models.Manager.get_queryset(self).filter(tenant=tenant)
+        queryset = models.Manager.get_queryset(self).filter(tenant_id=tenant_id)
+        return _scope(queryset, tenant_id)
 
 
 def is_tenant_scoped(model: type[models.Model]) -> bool:

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, router
 
-from tenants.scoping import TenantScopedManager
+from tenants.exceptions import TenantScopeError
+from tenants.scoping import (
+    TenantScopedManager,
+    check_pinned_parents,
+    parents_of_other_tenants,
+)
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -65,6 +70,25 @@ class TenantOwnedModel(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any, **kwargs: Any) -> Self:
+        row = super().from_db(db, field_names, values, **kwargs)
+        # Remembered so that save() can refuse to move the row to another tenant.
+        row._state.saved_tenant_id = row.__dict__.get("tenant_id")  # type: ignore[attr-defined]
+        return row
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Checks in Python only (no query); the database checks ids (tenants/scoping.py).
+        saved_tenant_id = getattr(self._state, "saved_tenant_id", None)
+        if saved_tenant_id is not None and self.tenant_id != saved_tenant_id:
+            raise TenantScopeError(
+                f"{type(self).__name__} {self.pk} belongs to tenant {saved_tenant_id} "
+                f"and cannot move to tenant {self.tenant_id}"
+            )
+        check_pinned_parents(self)
+        super().save(*args, **kwargs)
+        self._state.saved_tenant_id = self.tenant_id  # type: ignore[attr-defined]
+
     def validate_unique(self, exclude: Any = None) -> None:
         # Django checks unique fields through the default manager, which refuses unscoped
         # queries. Tenant-owned models declare uniqueness only as UniqueConstraints that
@@ -77,7 +101,15 @@ class TenantOwnedModel(models.Model):
         # unscoped queries; unique constraints are checked here within the row's tenant.
         excluded = set(exclude or ())
         using = router.db_for_write(type(self), instance=self)
-        errors: list[ValidationError] = []
+        errors: dict[str, list[ValidationError]] = {}
+        # A parent of another tenant answers like a missing one; a form (the admin's)
+        # then shows it on the field rather than failing in save().
+        for field in parents_of_other_tenants(self):
+            if field.name not in excluded:
+                message = f"no such {field.verbose_name} in this tenant"
+                errors.setdefault(field.name, []).append(
+                    ValidationError(message, code="other_tenant")
+                )
         for constraint in self._meta.constraints:
             try:
                 if isinstance(constraint, models.UniqueConstraint):
@@ -85,7 +117,7 @@ class TenantOwnedModel(models.Model):
                 else:
                     constraint.validate(type(self), self, exclude=excluded, using=using)
             except ValidationError as error:
-                errors.append(error)
+                errors = error.update_error_dict(errors)
         if errors:
             raise ValidationError(errors)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import pickle
 from datetime import UTC, datetime
 from typing import Any
 
@@ -276,3 +277,184 @@ def test_a_group_name_starts_with_the_tenant_and_is_valid_for_channels() -> None
 def test_a_group_name_that_channels_would_refuse_is_refused_early(tenant_id, parts) -> None:
     with pytest.raises(ValueError):
         tenant_group_name(tenant_id, *parts)
+
+
+# --- a scoped queryset stays within its tenant ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "combine",
+    [
+        lambda mine, other: mine | other,
+        lambda mine, other: mine ^ other,
+        lambda mine, other: mine & other,
+        lambda mine, other: mine.union(other),
+        lambda mine, other: mine.intersection(other),
+        lambda mine, other: mine.difference(other),
+    ],
+    ids=["or", "xor", "and", "union", "intersection", "difference"],
+)
+@pytest.mark.parametrize(
+    "other",
+    [
+        lambda acme: Thread.objects.all(),
+        lambda acme: Thread.unscoped.all(),
+        lambda acme: Thread.objects.for_tenant(acme),
+        lambda acme: Thread.objects.for_tenant(acme.pk).filter(title=None),
+    ],
+    ids=["unscoped", "operator", "other_tenant", "other_tenant_by_id"],
+)
+def test_scoped_rows_cannot_be_combined_with_rows_of_another_tenant(
+    combine, other, acme: Tenant, globex: Tenant
+) -> None:
+    _thread(acme, "thr_acme")
+    _thread(globex, "thr_globex")
+    with pytest.raises(TenantScopeError, match="cannot be combined"):
+        list(combine(Thread.objects.for_tenant(globex), other(acme)))
+
+
+def test_scoped_rows_of_one_tenant_combine_and_the_result_stays_scoped(
+    acme: Tenant, globex: Tenant
+) -> None:
+    _thread(acme, "thr_acme")
+    first, second = _thread(globex, "thr_1"), _thread(globex, "thr_2")
+    rows = Thread.objects.for_tenant(globex)
+    either = rows.filter(public_id="thr_1") | rows.filter(public_id="thr_2")
+    assert set(either) == {first, second}
+    # A slice is combined through the base manager, and the result is still scoped.
+    sliced = rows.order_by("pk")[:1] | rows.filter(public_id="thr_2")
+    assert set(sliced) == {first, second}
+    with pytest.raises(TenantScopeError, match="cannot be combined"):
+        list(sliced | Thread.objects.all())
+    with pytest.raises(TenantScopeError, match="only"):
+        sliced.update(tenant=acme)
+
+
+def test_a_scoped_queryset_refuses_raw_sql(acme: Tenant, globex: Tenant) -> None:
+    _thread(acme)
+    with pytest.raises(TenantScopeError, match="raw"):
+        list(Thread.objects.for_tenant(globex).raw("SELECT * FROM tenants_thread"))
+
+
+def test_a_scoped_queryset_refuses_sql_fragments_that_could_undo_its_filter(
+    acme: Tenant, globex: Tenant
+) -> None:
+    _thread(acme)
+    with pytest.raises(TenantScopeError, match="extra"):
+        list(Thread.objects.for_tenant(globex).extra(where=["1=1) OR (1=1"]))
+
+
+@pytest.mark.parametrize(
+    "tenant",
+    [True, False, "1", 1.0, 0, -1, lambda acme: acme.pk == acme.pk, "acme_owner", "thread"],
+    ids=["true", "false", "str", "float", "zero", "negative", "bool_expr", "user", "row"],
+)
+def test_for_tenant_takes_only_a_tenant_or_a_tenant_id(tenant, acme: Tenant, acme_owner) -> None:
+    thread = _thread(acme)
+    value = {"acme_owner": acme_owner, "thread": thread}.get(tenant, tenant)
+    if callable(value):
+        value = value(acme)
+    with pytest.raises(TenantScopeError, match="needs a saved Tenant or a tenant id"):
+        Thread.objects.for_tenant(value)
+
+
+# --- writes through a scoped queryset are pinned to its tenant -------------------------
+
+
+def _item(tenant: Tenant, thread: Thread, public_id: str = "msg_1") -> ThreadItem:
+    return ThreadItem(
+        tenant=tenant, thread=thread, public_id=public_id, type="x", created_at=NOW, data={}
+    )
+
+
+def test_a_scoped_create_cannot_write_into_another_tenant(acme: Tenant, globex: Tenant) -> None:
+    rows = Thread.objects.for_tenant(globex)
+    with pytest.raises(TenantScopeError, match=f"tenant {globex.pk} only"):
+        rows.create(tenant=acme, public_id="thr_x", created_at=NOW)
+    with pytest.raises(TenantScopeError, match=f"tenant {globex.pk} only"):
+        rows.get_or_create(public_id="thr_x", defaults={"tenant": acme, "created_at": NOW})
+    with pytest.raises(TenantScopeError, match=f"tenant {globex.pk} only"):
+        rows.bulk_create([Thread(tenant=acme, public_id="thr_x", created_at=NOW)])
+    assert not Thread.objects.for_tenant(acme).exists()
+    # Without a tenant, a scoped create writes into its own.
+    assert rows.create(public_id="thr_x", created_at=NOW).tenant_id == globex.pk
+    (bulk,) = rows.bulk_create([Thread(public_id="thr_y", created_at=NOW)])
+    assert bulk.tenant_id == globex.pk
+
+
+def test_a_scoped_update_cannot_move_rows_into_another_tenant(acme: Tenant, globex: Tenant) -> None:
+    thread = _thread(globex)
+    rows = Thread.objects.for_tenant(globex)
+    for attack in (
+        lambda: rows.update(tenant=acme),
+        lambda: rows.update(tenant_id=acme.pk),
+        lambda: rows.update(tenant_id=models.F("tenant_id") - 1),
+        lambda: rows.update_or_create(public_id="thr_1", defaults={"tenant": acme}),
+        lambda: rows.bulk_update([thread], ["tenant"]),
+    ):
+        with pytest.raises(TenantScopeError, match=f"tenant {globex.pk} only"):
+            attack()
+    assert list(Thread.unscoped.values_list("tenant_id", flat=True)) == [globex.pk]
+
+
+def test_a_saved_row_cannot_be_moved_to_another_tenant(acme: Tenant, globex: Tenant) -> None:
+    thread = Thread.objects.for_tenant(globex).get(pk=_thread(globex).pk)
+    thread.tenant = acme
+    with pytest.raises(TenantScopeError, match="cannot move"):
+        thread.save()
+    assert Thread.unscoped.get().tenant_id == globex.pk
+
+
+def test_an_upsert_must_conflict_within_the_tenant(acme: Tenant, globex: Tenant) -> None:
+    theirs = _thread(acme)
+    rows = Thread.objects.for_tenant(globex)
+    forged = Thread(pk=theirs.pk, public_id="thr_f", title="forged", created_at=NOW)
+    with pytest.raises(TenantScopeError, match="includes the tenant"):
+        rows.bulk_create(
+            [forged], update_conflicts=True, unique_fields=["id"], update_fields=["title"]
+        )
+    assert Thread.objects.for_tenant(acme).get().title is None
+
+
+def test_a_child_cannot_name_a_parent_of_another_tenant(acme: Tenant, globex: Tenant) -> None:
+    theirs = Thread.objects.for_tenant(acme).create(
+        public_id="thr_a", title="Acme's secret plan", created_at=NOW
+    )
+    mine = _thread(globex, "thr_g")
+    items = ThreadItem.objects.for_tenant(globex)
+    for attack in (
+        lambda: _item(globex, theirs).save(),
+        lambda: items.create(thread=theirs, public_id="m", type="x", created_at=NOW, data={}),
+        lambda: items.bulk_create([_item(globex, theirs)]),
+        lambda: Feedback(tenant=globex, thread=theirs, kind="positive").save(),
+    ):
+        with pytest.raises(TenantScopeError, match="cannot point at thread"):
+            attack()
+    item = _item(globex, mine)
+    item.save()
+    with pytest.raises(TenantScopeError, match="cannot point at thread"):
+        items.filter(pk=item.pk).update(thread=theirs)
+    item.thread = theirs
+    with pytest.raises(TenantScopeError, match="cannot point at thread"):
+        item.save()
+    # So globex, joining from its own rows, never reads acme's thread.
+    titles = items.select_related("thread").values_list("thread__title", flat=True)
+    assert list(titles) == [None]
+
+
+def test_model_validation_reports_a_parent_of_another_tenant(acme: Tenant, globex: Tenant) -> None:
+    theirs = _thread(acme, "thr_a")
+    with pytest.raises(ValidationError) as refused:
+        _item(globex, theirs).full_clean(exclude=["data"])
+    # Like a missing thread: nothing about the other tenant's row.
+    assert refused.value.message_dict == {"thread": ["no such thread in this tenant"]}
+    _item(acme, theirs).full_clean(exclude=["data"])
+
+
+def test_a_scoped_queryset_survives_pickling_with_its_tenant(acme: Tenant, globex: Tenant) -> None:
+    _thread(acme, "thr_a")
+    mine = _thread(globex, "thr_g")
+    rows = pickle.loads(pickle.dumps(Thread.objects.for_tenant(globex).filter(title=None)))
+    assert list(rows) == [mine]
+    with pytest.raises(TenantScopeError, match="cannot be combined"):
+        list(rows | Thread.objects.for_tenant(acme))
