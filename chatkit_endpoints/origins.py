@@ -1,0 +1,84 @@
+"""Browser rules of the ChatKit endpoints: allowed origins and CORS.
+
+A request that carries an `Origin` is served only if the origin is allowed: listed in the
+tenant's allowed origins (exact, or a wildcard first label, see
+`tenants.models.tenancy.origin_matches`), or the platform's own origin (the console's pages).
+Requests without an `Origin` come from servers, not browsers, and are not checked.
+
+A preflight (`OPTIONS`) carries no credential, so it is answered from the tenant named in the
+path; an unknown tenant is refused exactly like a refused origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatkit_endpoints.errors import EndpointError
+from tenants.models import Tenant
+
+__all__ = ["origin_check", "preflight"]
+
+ALLOWED_HEADERS = b"authorization, content-type, x-chatkit-user, openai-beta, accept-language"
+MAX_AGE_SECONDS = b"600"
+
+
+def _own_origin(scope: dict[str, Any]) -> str | None:
+    host = dict(scope["headers"]).get(b"host")
+    if host is None:
+        return None
+    scheme = "https" if scope.get("scheme") == "https" else "http"
+    return f"{scheme}://{host.decode('latin-1').lower()}"
+
+
+def _allowed(origin: str, tenant: Tenant, agent: Any, scope: dict[str, Any]) -> bool:
+    return origin.lower() == _own_origin(scope) or tenant.origin_allowed(origin)
+
+
+def refused(origin: str, tenant_slug: str) -> EndpointError:
+    return EndpointError(
+        403,
+        "origin_not_allowed",
+        f"The origin {origin} may not call this endpoint. A workspace admin can allow it "
+        f"under the allowed origins of workspace {tenant_slug!r} (exact, like "
+        "https://app.example.com, or a pattern, like https://*.preview.example.com).",
+        origin=origin,
+    )
+
+
+def cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-expose-headers", b"retry-after"),
+        (b"vary", b"origin"),
+    ]
+
+
+def origin_check(
+    origin: str, tenant: Tenant, agent: Any, scope: dict[str, Any]
+) -> list[tuple[bytes, bytes]]:
+    """Return the CORS headers for an allowed `origin`; raise a 403 for any other."""
+    if not _allowed(origin, tenant, agent, scope):
+        raise refused(origin, tenant.slug)
+    return cors_headers(origin)
+
+
+def preflight(
+    *,
+    origin: str,
+    tenant_slug: str,
+    agent_slug: str,
+    scope: dict[str, Any],
+    methods: tuple[str, ...],
+) -> list[tuple[bytes, bytes]]:
+    """Return the headers of the answer to a CORS preflight; raise a 403 if refused (sync)."""
+    if not origin:
+        raise EndpointError(400, "not_a_preflight", "A CORS preflight names its Origin.")
+    tenant = Tenant.objects.filter(slug=tenant_slug).first()
+    if tenant is None or not _allowed(origin, tenant, None, scope):
+        raise refused(origin, tenant_slug)
+    return [
+        *cors_headers(origin),
+        (b"access-control-allow-methods", ", ".join((*methods, "OPTIONS")).encode()),
+        (b"access-control-allow-headers", ALLOWED_HEADERS),
+        (b"access-control-max-age", MAX_AGE_SECONDS),
+    ]

@@ -1,0 +1,174 @@
+"""One way into a chat turn: who is asking, for which tenant and agent.
+
+`chat_context_build` turns (tenant slug, agent slug, end user, credential) into the run's
+`RequestContext`, with the agent's served version loaded, in one SQL statement for every
+credential (joins, never a second query): the ChatKit endpoint calls it on every request
+and `manage.py chat` once per turn. Nothing about a credential's validity is cached, so a
+revoked key stops working on its next request.
+
+Credentials:
+
+* `ApiKeyCredential`: a tenant's API key with the `chat` scope (server to server); the end
+  user comes from the caller. The key decides the tenant, so the path's tenant must be the
+  key's (`CredentialMismatch` otherwise).
+* `OperatorCredential`: the operator at the terminal (`manage.py chat`), trusted as is.
+
+Failures raise `tenants.exceptions.ApiKeyRejected` (the key cannot be used, whatever the
+reason), `CredentialMismatch` (a good key for another tenant) or `ObjectNotFound` (no such
+agent in the key's tenant, or no such tenant for the operator).
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from hosted_agents.exceptions import ObjectNotFound
+from hosted_agents.models import Agent, AgentVersion
+from hosted_agents.runtime import RequestContext
+from tenants.exceptions import ApiKeyRejected, RejectionReason, TenancyError
+from tenants.key_format import key_hash, key_lookup_id
+from tenants.models import ApiKey
+from tenants.services.api_keys import api_key_authenticate, api_key_touch
+
+__all__ = [
+    "ApiKeyCredential",
+    "ChatAccess",
+    "CredentialMismatch",
+    "OperatorCredential",
+    "chat_context_build",
+]
+
+
+@dataclass(frozen=True)
+class ApiKeyCredential:
+    raw: str
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class OperatorCredential:
+    """The operator at the terminal: no key, full trust within the named tenant."""
+
+
+Credential = ApiKeyCredential | OperatorCredential
+
+
+class CredentialMismatch(TenancyError):
+    """A valid credential used on another tenant's (or agent's) endpoint."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"this credential is not valid for this {what}")
+        self.what = what
+
+
+@dataclass(frozen=True)
+class ChatAccess:
+    """A built context and what the endpoint needs beside it (limits keys, version)."""
+
+    context: RequestContext
+    version: AgentVersion | None
+    # Identifies the credential for per-credential rate limits, e.g. "key:7".
+    credential_key: str
+    # Requests per minute allowed to this credential (None: no limit of its own).
+    credential_rpm: int | None = None
+
+
+_KEY_FIELDS = {
+    "key_pk": F("tenant__api_keys__id"),
+    "key_hash": F("tenant__api_keys__key_hash"),
+    "key_scopes": F("tenant__api_keys__scopes"),
+    "key_expires_at": F("tenant__api_keys__expires_at"),
+    "key_revoked_at": F("tenant__api_keys__revoked_at"),
+    "key_last_used_at": F("tenant__api_keys__last_used_at"),
+}
+
+
+def chat_context_build(
+    *, tenant_slug: str, agent_slug: str, end_user_id: str, credential: Credential
+) -> ChatAccess:
+    """Return the context of a turn by `end_user_id` with the agent (sync; one statement)."""
+    if isinstance(credential, OperatorCredential):
+        return _operator_access(tenant_slug, agent_slug, end_user_id)
+    return _api_key_access(tenant_slug, agent_slug, end_user_id, credential)
+
+
+def _agents(tenant_slug: str, agent_slug: str) -> Any:
+    # Unscoped on purpose: the credential (or the operator) decides the tenant, and the
+    # filter on the tenant's slug is part of this one statement (see tenants/scoping.py).
+    return Agent.unscoped.filter(tenant__slug=tenant_slug, slug=agent_slug).select_related(
+        "tenant", "published_version"
+    )
+
+
+def _served_version(agent: Agent) -> AgentVersion | None:
+    version = agent.published_version
+    # Reached through a forward relation: make sure it is this tenant's own row.
+    if version is not None and version.tenant_id != agent.tenant_id:
+        return None
+    return version
+
+
+def _operator_access(tenant_slug: str, agent_slug: str, end_user_id: str) -> ChatAccess:
+    agent = _agents(tenant_slug, agent_slug).first()
+    if agent is None:
+        raise ObjectNotFound("agent", f"{tenant_slug}/{agent_slug}")
+    context = RequestContext(tenant=agent.tenant, agent=agent, end_user_id=end_user_id)
+    return ChatAccess(context, _served_version(agent), credential_key="operator")
+
+
+def _api_key_access(
+    tenant_slug: str, agent_slug: str, end_user_id: str, credential: ApiKeyCredential
+) -> ChatAccess:
+    lookup_id = key_lookup_id(credential.raw)
+    if lookup_id is None:
+        raise ApiKeyRejected(RejectionReason.MALFORMED)
+    presented = key_hash(credential.raw)
+    # One statement: the agent, its tenant and published version, and every key of that
+    # tenant sharing the lookup id (usually one), whose hash is then compared in constant
+    # time. The annotations reuse the join of the filter, so each row is one key.
+    rows = list(
+        _agents(tenant_slug, agent_slug)
+        .filter(tenant__api_keys__lookup_id=lookup_id)
+        .annotate(**_KEY_FIELDS)
+    )
+    agent = next((row for row in rows if hmac.compare_digest(row.key_hash, presented)), None)
+    if agent is None:
+        _explain_refusal(tenant_slug, credential)
+        raise ObjectNotFound("agent", agent_slug)
+    key = ApiKey(
+        pk=agent.key_pk,
+        tenant=agent.tenant,
+        lookup_id=lookup_id,
+        key_hash=agent.key_hash,
+        scopes=agent.key_scopes,
+        expires_at=agent.key_expires_at,
+        revoked_at=agent.key_revoked_at,
+        last_used_at=agent.key_last_used_at,
+    )
+    now = timezone.now()
+    reason = key.refusal(scope=ApiKey.Scope.CHAT, now=now)
+    if reason is None and not agent.tenant.is_active:
+        reason = RejectionReason.TENANT_SUSPENDED
+    if reason is not None:
+        raise ApiKeyRejected(reason)
+    api_key_touch(api_key=key, now=now, ip=credential.ip)
+    context = RequestContext(
+        tenant=agent.tenant,
+        agent=agent,
+        end_user_id=end_user_id,
+        api_key_id=key.pk,
+        ip=credential.ip,
+    )
+    return ChatAccess(context, _served_version(agent), credential_key=f"key{key.pk}")
+
+
+def _explain_refusal(tenant_slug: str, credential: ApiKeyCredential) -> None:
+    """Raise why no row matched, when it was the key (the failure path may query more)."""
+    api_key = api_key_authenticate(raw_key=credential.raw, required_scope=ApiKey.Scope.CHAT)
+    if api_key.tenant.slug != tenant_slug:
+        raise CredentialMismatch("workspace")
