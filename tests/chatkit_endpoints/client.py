@@ -85,10 +85,12 @@ class Endpoint:
         self.client.close()
 
     def clone(self, **changes: Any) -> Endpoint:
-        """Return a client of another endpoint or credential (closed with this one's test)."""
+        """Return a client of another endpoint, credential or user (same connection pool
+        unless `client=` is given)."""
         values = {"server": self.server, "tenant": self.tenant, "agent": self.agent,
-                  "token": self.token, "user": self.user, "origin": self.origin}  # fmt: skip
-        return Endpoint(**(values | changes), client=self.client)
+                  "token": self.token, "user": self.user, "origin": self.origin,
+                  "client": self.client}  # fmt: skip
+        return Endpoint(**(values | changes))
 
     @property
     def path(self) -> str:
