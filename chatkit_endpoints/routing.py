@@ -7,6 +7,7 @@ from typing import Any
 from django.urls import re_path
 
 from chatkit_endpoints.consumers import ChatKitConsumer, ThreadStreamConsumer
+from chatkit_endpoints.live import LiveViewConsumer
 
 __all__ = ["http_routes", "websocket_routes"]
 
@@ -20,4 +21,8 @@ http_routes: list[Any] = [
     ),
 ]
 
-websocket_routes: list[Any] = []
+websocket_routes: list[Any] = [
+    re_path(
+        r"^t/(?P<tenant>[-\w]+)/live/threads/(?P<thread>[^/]{1,200})$", LiveViewConsumer.as_asgi()
+    ),
+]
