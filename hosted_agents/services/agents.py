@@ -29,6 +29,7 @@ from hosted_agents.models import (
 from hosted_agents.services.common import save_unique
 from hosted_agents.tools.registry import all_code_tools, get_code_tool
 from tenants.models import ProviderCredential, Tenant
+from tenants.models.tenancy import normalize_origin
 from tenants.services.audit import Actor, audit_event_record
 
 DRAFT_FIELDS = frozenset(
@@ -255,6 +256,31 @@ _WORKFLOW_ID = re.compile(rf"^{WORKFLOW_ID_PREFIX}[A-Za-z0-9_-]{{1,97}}$")
 
 
 @transaction.atomic
+@transaction.atomic
+def agent_set_allowed_origins(
+    *,
+    tenant: Tenant,
+    agent_id: int,
+    origins: list[str],
+    actor: Actor = None,
+    ip: str | None = None,
+) -> Agent:
+    """Set the browser origins allowed to call the agent (empty: the tenant's); at once."""
+    try:
+        normalized = sorted({normalize_origin(str(origin)) for origin in origins})
+    except ValueError as error:
+        raise InvalidInput("allowed_origins", str(error)) from None
+    agent = _locked_agent(tenant, agent_id)
+    before = {"allowed_origins": agent.allowed_origins}
+    agent.allowed_origins = normalized
+    agent.save(update_fields=["allowed_origins", "updated_at"])
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.set_allowed_origins", target=agent,
+        before=before, after={"allowed_origins": normalized}, ip=ip,
+    )  # fmt: skip
+    return agent
+
+
 def agent_set_workflow_id(
     *,
     tenant: Tenant,
