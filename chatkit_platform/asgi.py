@@ -1,4 +1,8 @@
-"""ASGI entry point: Channels routes ChatKit endpoints to consumers, the rest to Django."""
+"""ASGI entry point: Channels routes ChatKit endpoints to consumers, the rest to Django.
+
+WebSockets (the console's live view) are for signed-in members: Django's session cookie is
+read by `AuthMiddlewareStack`, and the Origin must be one of ALLOWED_HOSTS.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,18 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatkit_platform.settings")
 django_asgi_app = get_asgi_application()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from chatkit_platform.routing import http_routes  # noqa: E402
+from chatkit_platform.routing import http_routes, websocket_routes  # noqa: E402
 
 # Channels routes to ASGI apps through re_path, but django-stubs types its target as a view.
 django_route = re_path(r"", django_asgi_app)  # type: ignore[arg-type]
-application = ProtocolTypeRouter({"http": URLRouter([*http_routes, django_route])})
+application = ProtocolTypeRouter(
+    {
+        "http": URLRouter([*http_routes, django_route]),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
+    }
+)

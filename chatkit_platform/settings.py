@@ -102,6 +102,8 @@ try:
     OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
     OPENAI_AGENTS_TRACING = env_bool("OPENAI_AGENTS_TRACING", False)
     LONG_TOOL_TIMEOUT_SECONDS = env_int("LONG_TOOL_TIMEOUT_SECONDS", 600, minimum=1)
+    CHATKIT_MAX_REQUEST_BYTES = env_int("CHATKIT_MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
+    CHATKIT_SSE_KEEPALIVE_SECONDS = env_int("CHATKIT_SSE_KEEPALIVE_SECONDS", 15, minimum=1)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
     TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)
     LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
@@ -122,6 +124,7 @@ INSTALLED_APPS = [
     "chatkit_platform",
     "tenants",
     "hosted_agents",
+    "chatkit_endpoints",
 ]
 
 MIDDLEWARE = [

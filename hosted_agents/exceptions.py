@@ -5,7 +5,9 @@
     │   ├── ObjectNotFound             no such agent, version or tool in this tenant
     │   ├── AlreadyExists              an agent slug or tool name is taken
     │   ├── InvalidInput               a value the edge should have refused (field, message)
-    │   └── TenantInactive             the tenant is suspended
+    │   ├── TenantInactive             the tenant is suspended
+    │   └── CredentialMismatch         FORBIDDEN: a valid credential used on another tenant's
+    │                                  or agent's endpoint (hosted_agents.chat_access)
     └── HostedAgentsError              a rule of this app was broken
         ├── UnknownToolError           NOT_FOUND: no code tool is registered under that name
         │                              (also a LookupError)
@@ -28,6 +30,7 @@ from tenants.exceptions import (
     ErrorKind,
     InvalidInput,
     ObjectNotFound,
+    TenancyError,
     TenantInactive,
 )
 
@@ -35,6 +38,7 @@ __all__ = [
     "AgentMisconfigured",
     "AgentNotPublished",
     "AlreadyExists",
+    "CredentialMismatch",
     "DomainError",
     "ErrorKind",
     "HostedAgentsError",
@@ -45,6 +49,16 @@ __all__ = [
     "TenantInactive",
     "UnknownToolError",
 ]
+
+
+class CredentialMismatch(TenancyError):
+    """A valid credential used on another tenant's (or agent's) endpoint."""
+
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"this credential is not valid for this {what}")
+        self.what = what
 
 
 class HostedAgentsError(DomainError):

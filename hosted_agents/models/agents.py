@@ -105,6 +105,9 @@ class Agent(TenantOwnedModel):
     code_tools = models.JSONField(default=list, blank=True)  # registered tool names
     http_tools = models.JSONField(default=list, blank=True)  # HttpTool ids
     client_tools = models.JSONField(default=list, blank=True)  # ClientTool ids
+    # Browser origins allowed to call this agent's endpoint, instead of the tenant's when
+    # not empty (patterns as for Tenant.allowed_origins). Not versioned: applies at once.
+    allowed_origins = models.JSONField(default=list, blank=True)
     greeting = models.CharField(max_length=500, blank=True, default="")
     starter_prompts = models.JSONField(default=list, blank=True)
     published_version = models.ForeignKey(

@@ -39,6 +39,7 @@ from hosted_agents.services.common import (
 from hosted_agents.tools.registry import all_code_tools, get_code_tool
 from tenants.actors import SYSTEM, Actor
 from tenants.models import ProviderCredential, Tenant
+from tenants.models.tenancy import normalize_origin
 from tenants.services.audit import audit_event_record
 
 DRAFT_FIELDS = frozenset(
@@ -235,6 +236,30 @@ def agent_update(
 ) -> Agent:
     """Change the draft; what the endpoint serves changes only with the next publish."""
     return row_update(AGENT, tenant=tenant, pk=agent_id, changes=changes, actor=actor)
+
+
+@transaction.atomic
+def agent_set_allowed_origins(
+    *,
+    tenant: Tenant,
+    agent_id: int,
+    origins: list[str],
+    actor: Actor = SYSTEM,
+) -> Agent:
+    """Set the browser origins allowed to call the agent (empty: the tenant's); at once."""
+    try:
+        normalized = sorted({normalize_origin(str(origin)) for origin in origins})
+    except ValueError as error:
+        raise InvalidInput("allowed_origins", str(error)) from None
+    agent = _locked_agent(tenant, agent_id)
+    before = {"allowed_origins": agent.allowed_origins}
+    agent.allowed_origins = normalized
+    agent.save(update_fields=["allowed_origins", "updated_at"])
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.set_allowed_origins", target=agent,
+        before=before, after={"allowed_origins": normalized},
+    )  # fmt: skip
+    return agent
 
 
 _WORKFLOW_ID = re.compile(rf"^{WORKFLOW_ID_PREFIX}[A-Za-z0-9_-]{{1,97}}$")

@@ -9,11 +9,37 @@ from tenants.models.base import TenantOwnedModel
 
 
 def normalize_origin(value: str) -> str:
-    """Return `value` as a browser origin (`https://app.example.com:8443`) or raise ValueError."""
+    """Return `value` as a browser origin (`https://app.example.com:8443`) or raise ValueError.
+
+    The first label may be a wildcard (`https://*.preview.example.com`, see `origin_matches`).
+    """
     parts = urlsplit(value.strip().rstrip("/").lower())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
         raise ValueError(f"{value!r} is not an origin like https://app.example.com")
+    host = parts.hostname
+    if "*" in host and not (host.startswith("*.") and "*" not in host[2:] and "." in host[2:]):
+        raise ValueError(f"{value!r}: a wildcard stands only for the first label (https://*.a.com)")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def origin_matches(origin: str, pattern: str) -> bool:
+    """Return whether the browser `origin` is the allowed origin `pattern`.
+
+    A pattern is an exact origin (`https://app.example.com`) or has a wildcard first label
+    (`https://*.preview.example.com`), which stands for exactly one label, as in a TLS
+    certificate: it matches `https://pr-7.preview.example.com`, neither the bare
+    `https://preview.example.com` nor `https://a.b.preview.example.com`. Scheme and port
+    must be the same.
+    """
+    origin = origin.rstrip("/").lower()
+    if "*" not in pattern:
+        return origin == pattern
+    scheme, _, rest = pattern.partition("://*.")
+    prefix = f"{scheme}://"
+    if not rest or not origin.startswith(prefix) or not origin.endswith("." + rest):
+        return False
+    label = origin[len(prefix) : -len(rest) - 1]
+    return bool(label) and "." not in label and ":" not in label
 
 
 class Tenant(models.Model):
@@ -49,7 +75,7 @@ class Tenant(models.Model):
         return self.status == self.Status.ACTIVE
 
     def origin_allowed(self, origin: str) -> bool:
-        return origin.rstrip("/").lower() in self.allowed_origins
+        return any(origin_matches(origin, pattern) for pattern in self.allowed_origins)
 
 
 class Membership(TenantOwnedModel):

@@ -126,11 +126,11 @@ def api_key_authenticate(*, raw_key: str, required_scope: str, ip: str | None = 
         reason = RejectionReason.TENANT_SUSPENDED
     if reason is not None:
         raise ApiKeyRejected(reason)
-    _api_key_touch(api_key=api_key, now=now, ip=ip)
+    api_key_touch(api_key=api_key, now=now, ip=ip)
     return api_key
 
 
-def _api_key_touch(*, api_key: ApiKey, now: datetime, ip: str | None) -> None:
+def api_key_touch(*, api_key: ApiKey, now: datetime, ip: str | None) -> None:
     stale = now - LAST_USED_INTERVAL
     if api_key.last_used_at is not None and api_key.last_used_at >= stale:
         return

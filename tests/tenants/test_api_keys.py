@@ -165,13 +165,13 @@ def test_last_use_is_written_at_most_once_a_minute(
 def test_of_two_requests_holding_a_stale_copy_only_the_first_writes_last_use(
     acme_key: IssuedApiKey, acme: Tenant, django_assert_num_queries
 ) -> None:
-    from tenants.services.api_keys import _api_key_touch
+    from tenants.services.api_keys import api_key_touch
 
     rows = ApiKey.objects.for_tenant(acme).filter(pk=acme_key.api_key.pk)
     first, second = rows.get(), rows.get()  # both loaded before either writes
     now = timezone.now()
-    _api_key_touch(api_key=first, now=now, ip="198.51.100.1")
-    _api_key_touch(api_key=second, now=now + timedelta(seconds=1), ip="198.51.100.2")
+    api_key_touch(api_key=first, now=now, ip="198.51.100.1")
+    api_key_touch(api_key=second, now=now + timedelta(seconds=1), ip="198.51.100.2")
     stored = rows.get()
     assert (stored.last_used_at, stored.last_used_ip) == (now, "198.51.100.1")
     assert second.last_used_ip is None

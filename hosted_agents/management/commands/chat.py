@@ -16,9 +16,9 @@ from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand, CommandError
 
 from chatkit_core.server import StreamingResult
-from hosted_agents.models import Agent
+from hosted_agents.chat_access import OperatorCredential, chat_context_build
+from hosted_agents.exceptions import ObjectNotFound
 from hosted_agents.runtime import PlatformChatKitServer, RequestContext
-from tenants.models import Tenant
 
 
 class Command(BaseCommand):
@@ -33,13 +33,18 @@ class Command(BaseCommand):
         parser.add_argument("--raw", action="store_true", help="print every protocol event")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"no tenant {options['tenant']!r}")
-        agent = Agent.objects.for_tenant(tenant).filter(slug=options["agent"]).first()
-        if agent is None:
-            raise CommandError(f"no agent {options['agent']!r} in tenant {tenant.slug}")
-        context = RequestContext(tenant=tenant, agent=agent, end_user_id=options["user"])
+        try:
+            access = chat_context_build(
+                tenant_slug=options["tenant"],
+                agent_slug=options["agent"],
+                end_user_id=options["user"],
+                credential=OperatorCredential(),
+            )
+        except ObjectNotFound:
+            raise CommandError(
+                f"no agent {options['agent']!r} in a tenant {options['tenant']!r}"
+            ) from None
+        context = access.context
         asyncio.run(self._chat(context, options))
 
     async def _chat(self, context: RequestContext, options: dict[str, Any]) -> None:

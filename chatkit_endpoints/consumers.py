@@ -1,0 +1,328 @@
+"""The per-agent ChatKit endpoint and the run-follow stream, as Channels HTTP consumers.
+
+    POST    /t/<tenant>/agents/<agent>/chatkit                   every protocol request
+    GET     /t/<tenant>/agents/<agent>/threads/<thread>/stream   follow the run in progress
+    OPTIONS (both)                                               CORS preflight
+
+Each request passes, in order: the body limit (413, read as it arrives), the content type
+(415), the credential (401/403/404, one hop and one SQL statement, see auth.py), the
+Origin (403, see origins.py), the per-minute limits (429) and, before a streamed turn, the
+monthly quota (429). Only then does the platform's server see the body: a non-streaming
+answer is JSON, a streaming one Server-Sent Events written as each event is produced, with
+a keep-alive comment when nothing was written for `CHATKIT_SSE_KEEPALIVE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.http import AsyncHttpConsumer
+from django.conf import settings
+
+from chatkit_core.errors import ProtocolError
+from chatkit_core.server import NonStreamingResult
+from chatkit_core.store import NotFoundError
+from chatkit_endpoints import origins
+from chatkit_endpoints.auth import authenticate
+from chatkit_endpoints.errors import EndpointError, error_body, from_protocol_error
+from chatkit_endpoints.limits import quota_enforce, rate_limit_enforce
+from chatkit_endpoints.runs import (
+    DetachedRun,
+    RunKey,
+    ThreadBusy,
+    run_claim,
+    run_follow,
+    run_lookup,
+    run_release,
+)
+from hosted_agents.chat_access import ChatAccess
+from hosted_agents.runtime import PlatformChatKitServer
+
+__all__ = ["ChatKitConsumer", "ThreadStreamConsumer"]
+
+logger = logging.getLogger(__name__)
+
+STREAMING_TYPES = frozenset(
+    {
+        "threads.create",
+        "threads.add_user_message",
+        "threads.add_client_tool_output",
+        "threads.add_structured_input",
+        "threads.retry_after_item",
+        "threads.custom_action",
+    }
+)
+KEEPALIVE = b": keep-alive\n\n"
+_JSON = (b"content-type", b"application/json")
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    # Proxies such as nginx buffer responses unless told not to.
+    (b"x-accel-buffering", b"no"),
+]
+_STREAM_FAILED = b'data: {"type":"error","code":"stream.error","allow_retry":false}\n\n'
+_THREAD_BUSY = (
+    b'data: {"type":"error","code":"custom","message":"This conversation is still answering '
+    b'the previous message. Wait for the answer to finish, then send again.",'
+    b'"allow_retry":true}\n\n'
+)
+
+
+class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
+    """What both endpoints share: reading the request, admitting the caller, answering."""
+
+    methods: tuple[str, ...] = ()
+    # No channel of its own per request: a run's events travel through channels it makes.
+    channel_layer_alias = "no channel layer for plain requests"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._size = 0
+        self._started = False
+        self._cors: list[tuple[bytes, bytes]] = []
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every handler; the ORM hops
+        # (database_sync_to_async) already do, so this skips one hop per request.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def http_request(self, message: dict[str, Any]) -> None:
+        chunk = message.get("body", b"")
+        self._size += len(chunk)
+        if self._size > settings.CHATKIT_MAX_REQUEST_BYTES or self._declared_too_big():
+            await self._refuse(_too_large())
+            raise StopConsumer()
+        self.body.append(chunk)
+        if not message.get("more_body"):
+            try:
+                await self.handle(b"".join(self.body))
+            finally:
+                await self.disconnect()
+            raise StopConsumer()
+
+    def _declared_too_big(self) -> bool:
+        declared = self.headers.get(b"content-length", b"0")
+        return declared.isdigit() and int(declared) > settings.CHATKIT_MAX_REQUEST_BYTES
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        headers: dict[bytes, bytes] | None = self.scope.get("chatkit_headers")
+        if headers is None:
+            headers = self.scope["chatkit_headers"] = dict(self.scope["headers"])
+        return headers
+
+    @property
+    def path_kwargs(self) -> dict[str, str]:
+        kwargs: dict[str, str] = self.scope["url_route"]["kwargs"]
+        return kwargs
+
+    async def handle(self, body: bytes) -> None:
+        try:
+            method = self.scope["method"]
+            if method == "OPTIONS":
+                await self._preflight()
+            elif method not in self.methods:
+                allow = ", ".join((*self.methods, "OPTIONS")).encode()
+                raise EndpointError(
+                    405, "method_not_allowed", "Use " + allow.decode(), [(b"allow", allow)]
+                )
+            else:
+                await self.serve(body)
+        except EndpointError as error:
+            await self._refuse(error)
+        except Exception:
+            logger.exception("The ChatKit endpoint failed on %s", self.scope["path"])
+            await self._refuse(
+                EndpointError(500, "internal_error", "The server failed; it has been logged.")
+            )
+
+    async def serve(self, body: bytes) -> None:
+        raise NotImplementedError
+
+    async def admit(self) -> ChatAccess:
+        """Authenticate, check the Origin and count the request; return the caller's access."""
+        kwargs = self.path_kwargs
+        client = self.scope.get("client")
+        access: ChatAccess = await database_sync_to_async(authenticate)(
+            headers=self.headers,
+            tenant_slug=kwargs["tenant"],
+            agent_slug=kwargs["agent"],
+            ip=client[0] if client else None,
+        )
+        origin = self.headers.get(b"origin")
+        if origin is not None:
+            self._cors = origins.origin_check(
+                origin.decode("latin-1"), access.context.tenant, access.context.agent, self.scope
+            )
+        await rate_limit_enforce(access)
+        return access
+
+    async def _preflight(self) -> None:
+        kwargs = self.path_kwargs
+        origin = self.headers.get(b"origin", b"").decode("latin-1")
+        headers = await database_sync_to_async(origins.preflight)(
+            origin=origin,
+            tenant_slug=kwargs["tenant"],
+            agent_slug=kwargs["agent"],
+            scope=self.scope,
+            methods=self.methods,
+        )
+        await self.send_response(204, b"", headers=headers)
+
+    async def _refuse(self, error: EndpointError) -> None:
+        if self._started:
+            # Headers are out: a refusal can only be a protocol error event now.
+            await self.send_body(_STREAM_FAILED)
+            return
+        self._started = True
+        headers = [_JSON, *self._cors, *error.headers]
+        body = error_body(error.code, error.message, **error.details)
+        await self.send_response(error.status, body, headers=headers)
+
+    async def send_json(self, body: bytes) -> None:
+        self._started = True
+        await self.send_response(200, body, headers=[_JSON, *self._cors])
+
+    async def send_events(self, events: asyncio.Queue[bytes | None]) -> None:
+        """Write each event as it arrives, with keep-alive comments while none comes."""
+        self._started = True
+        await self.send_headers(status=200, headers=[*_SSE_HEADERS, *self._cors])
+        keepalive = settings.CHATKIT_SSE_KEEPALIVE_SECONDS
+        while True:
+            try:
+                async with asyncio.timeout(keepalive):
+                    chunk = await events.get()
+            except TimeoutError:
+                await self.send_body(KEEPALIVE, more_body=True)
+                continue
+            if chunk is None:
+                break
+            # Events that are already waiting go out in one write.
+            batch = [chunk]
+            while not events.empty() and (chunk := events.get_nowait()) is not None:
+                batch.append(chunk)
+            await self.send_body(b"".join(batch), more_body=True)
+            if chunk is None:
+                break
+        await self.send_body(b"")
+
+
+class ChatKitConsumer(_EndpointConsumer):
+    """POST /t/<tenant>/agents/<agent>/chatkit: the ChatKit protocol."""
+
+    methods = ("POST",)
+
+    async def serve(self, body: bytes) -> None:
+        content_type = self.headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json":
+            raise EndpointError(
+                415, "unsupported_media_type", "Send the request as Content-Type: application/json."
+            )
+        access = await self.admit()
+        context = access.context
+        kind, thread_id = _peek(body)
+        streaming = kind in STREAMING_TYPES
+        if streaming:
+            await quota_enforce(context.tenant)
+        server = PlatformChatKitServer.for_request(context)
+        owner = RunKey(context.tenant.pk, context.agent.pk, context.end_user_id, thread_id or "")
+        channel = None
+        if streaming and thread_id:
+            try:
+                channel = await run_claim(owner)
+            except ThreadBusy:
+                await self._busy()
+                return
+        try:
+            result = await server.process(body, context)
+        except BaseException as error:
+            if channel is not None:
+                await run_release(owner)
+            if isinstance(error, ProtocolError | NotFoundError):
+                raise from_protocol_error(error) from None
+            raise
+        if isinstance(result, NonStreamingResult):
+            await self.send_json(result.json)
+            return
+        run = await DetachedRun.start(result, owner, channel)
+        await self.send_events(run.subscribe())
+
+    async def _busy(self) -> None:
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        queue.put_nowait(_THREAD_BUSY)
+        queue.put_nowait(None)
+        await self.send_events(queue)
+
+
+class ThreadStreamConsumer(_EndpointConsumer):
+    """GET /t/<tenant>/agents/<agent>/threads/<thread>/stream: follow the run in progress.
+
+    Answers the run's events so far and then its live events, until it ends (SSE); 204 when
+    the thread has no run in progress, 404 when the caller has no such thread.
+    """
+
+    methods = ("GET",)
+
+    async def serve(self, body: bytes) -> None:
+        access = await self.admit()
+        context = access.context
+        thread_id = self.path_kwargs["thread"]
+        key = RunKey(context.tenant.pk, context.agent.pk, context.end_user_id, thread_id)
+        run_channel = await run_lookup(key)
+        if run_channel is None:
+            server = PlatformChatKitServer.for_request(context)
+            try:
+                await server.store.load_thread(thread_id, context)
+            except NotFoundError as error:
+                raise from_protocol_error(error) from None
+            self._started = True
+            await self.send_response(204, b"", headers=self._cors)
+            return
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        pump = asyncio.create_task(_pump(run_follow(key, run_channel), queue))
+        try:
+            await self.send_events(queue)
+        finally:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+
+
+async def _pump(source: AsyncIterator[bytes], queue: asyncio.Queue[bytes | None]) -> None:
+    try:
+        async for chunk in source:
+            queue.put_nowait(chunk)
+    finally:
+        queue.put_nowait(None)
+
+
+def _peek(body: bytes) -> tuple[str | None, str | None]:
+    """Return the request's type and thread id, or Nones (process() then says what is wrong)."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(request, dict):
+        return None, None
+    kind = request.get("type")
+    params = request.get("params")
+    thread_id = params.get("thread_id") if isinstance(params, dict) else None
+    return (
+        kind if isinstance(kind, str) else None,
+        thread_id if isinstance(thread_id, str) and thread_id else None,
+    )
+
+
+def _too_large() -> EndpointError:
+    limit = settings.CHATKIT_MAX_REQUEST_BYTES
+    return EndpointError(
+        413, "request_too_large", f"The request body is larger than {limit} bytes.", limit=limit
+    )

@@ -1,0 +1,310 @@
+"""Runs that outlive their connection, and following a run from any web process.
+
+A streamed turn is not iterated by the request that started it: `DetachedRun.start` iterates
+the `StreamingResult` to its end in a task of its own, so a client that goes away leaves the
+run going, and every item it makes is saved. The request only listens (`subscribe`).
+
+Each run of an existing thread is registered under (tenant, agent, end user, thread) in the
+shared state (Redis, or the process's cache) before it starts; the entry names the run's
+own channel on the channel layer and doubles as the thread's lock: one run per thread, a
+second message meanwhile is refused (`ThreadBusy`). A new thread's run registers when its
+first event names the thread. The entry expires unless the run refreshes it, so a killed
+process does not lock a thread for long.
+
+Following a run (`run_follow`): join the thread's group, ask the run's channel for a replay
+of the events so far, then take the live events the run publishes to the group. Events are
+numbered, so those that both the replay and the group carry are written once. The group
+(`thread_group`) is also what the console's live view listens to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from chatkit_core.server import StreamingResult
+from chatkit_endpoints.state import shared_state
+from tenants.scoping import tenant_cache_key, tenant_group_name
+
+__all__ = [
+    "DetachedRun",
+    "RunKey",
+    "ThreadBusy",
+    "run_claim",
+    "run_follow",
+    "run_lookup",
+    "run_release",
+    "thread_group",
+]
+
+logger = logging.getLogger(__name__)
+
+REGISTRY_TTL_SECONDS = 60
+REFRESH_SECONDS = 20
+# How long a finished run still answers replay requests from followers that found it late.
+REPLAY_GRACE_SECONDS = 5
+REPLAY_TIMEOUT_SECONDS = 10
+
+_ERROR_EVENT = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
+_UNREACHABLE = (
+    b'data: {"type":"error","code":"custom","message":"The answer in progress could not be '
+    b'followed; reload the conversation to see it.","allow_retry":false}\n\n'
+)
+
+# Runs are held here until they end: asyncio keeps only weak references to tasks.
+_running: set[DetachedRun] = set()
+
+
+class ThreadBusy(Exception):
+    """The thread already has a run in progress."""
+
+
+def _digest(text: str) -> str:
+    # End user and thread ids are chosen by clients: hashed, they fit any key or group name.
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def thread_group(tenant_id: int, thread_id: str) -> str:
+    """Return the channel-layer group of a thread's run events (tenant first)."""
+    return tenant_group_name(tenant_id, "thread", _digest(thread_id))
+
+
+@dataclass(frozen=True)
+class RunKey:
+    tenant_id: int
+    agent_id: int
+    end_user_id: str
+    thread_id: str
+
+    @property
+    def registry_key(self) -> str:
+        return tenant_cache_key(
+            self.tenant_id, "run", self.agent_id, _digest(self.end_user_id), _digest(self.thread_id)
+        )
+
+    @property
+    def group(self) -> str:
+        return thread_group(self.tenant_id, self.thread_id)
+
+
+async def _new_channel(prefix: str) -> str:
+    layer = get_channel_layer()
+    name: str = await layer.new_channel(prefix)
+    return name
+
+
+async def run_claim(key: RunKey) -> str:
+    """Register a run of `key`'s thread; return its channel. Raise `ThreadBusy` if one runs."""
+    channel = await _new_channel("run.")
+    if not await shared_state().add(key.registry_key, channel, REGISTRY_TTL_SECONDS):
+        raise ThreadBusy(key.thread_id)
+    return channel
+
+
+async def run_release(key: RunKey) -> None:
+    """Drop a claim whose run never started (the request was refused)."""
+    await shared_state().delete(key.registry_key)
+
+
+async def run_lookup(key: RunKey) -> str | None:
+    """Return the channel of the run in progress on `key`'s thread, or None."""
+    return await shared_state().get(key.registry_key)
+
+
+@dataclass(eq=False)
+class DetachedRun:
+    """A streamed answer iterated to its end by a task of its own."""
+
+    stream: StreamingResult
+    owner: RunKey  # thread_id is "" until a new thread's first event names it
+    channel: str
+    registered: bool
+    chunks: list[bytes] = field(default_factory=list)
+    done: bool = False
+    _listeners: list[asyncio.Queue[bytes | None]] = field(default_factory=list)
+    _published: int = 0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def start(
+        cls, stream: StreamingResult, owner: RunKey, channel: str | None = None
+    ) -> DetachedRun:
+        """Start iterating `stream`; `channel` is the one `run_claim` registered, if any."""
+        registered = channel is not None
+        run = cls(stream, owner, channel or await _new_channel("run."), registered)
+        _running.add(run)
+        run._tasks = [
+            asyncio.create_task(run._drive()),
+            asyncio.create_task(run._publish()),
+            asyncio.create_task(run._answer_replays()),
+        ]
+        finished = asyncio.gather(*run._tasks, return_exceptions=True)
+        finished.add_done_callback(lambda _: _running.discard(run))
+        return run
+
+    def subscribe(self) -> asyncio.Queue[bytes | None]:
+        """Return a queue of the events from now on (all of them, right after `start`)."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        for chunk in self.chunks:
+            queue.put_nowait(chunk)
+        if self.done:
+            queue.put_nowait(None)
+        else:
+            self._listeners.append(queue)
+        return queue
+
+    async def _drive(self) -> None:
+        try:
+            async for chunk in self.stream:
+                if not self.registered:
+                    await self._register(chunk)
+                self._emit(chunk)
+        except Exception:
+            logger.exception("A detached run failed")
+            self._emit(_ERROR_EVENT)
+        finally:
+            self.done = True
+            # Unlocked before the client sees the end, so that its next message is taken.
+            if self.owner.thread_id:
+                await _quietly(shared_state().delete(self.owner.registry_key))
+            for queue in self._listeners:
+                queue.put_nowait(None)
+            self._wake.set()
+            # Followers that looked the run up just before it ended still get their replay.
+            replies = self._tasks[2] if len(self._tasks) > 2 else None
+            if replies is not None:
+                asyncio.get_running_loop().call_later(REPLAY_GRACE_SECONDS, replies.cancel)
+
+    def _emit(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+        for queue in self._listeners:
+            queue.put_nowait(chunk)
+        self._wake.set()
+
+    async def _register(self, chunk: bytes) -> None:
+        self.registered = True
+        event = json.loads(chunk.removeprefix(b"data: "))
+        if event.get("type") != "thread.created":
+            return
+        thread_id = event["thread"]["id"]
+        self.owner = RunKey(
+            self.owner.tenant_id, self.owner.agent_id, self.owner.end_user_id, thread_id
+        )
+        await shared_state().add(self.owner.registry_key, self.channel, REGISTRY_TTL_SECONDS)
+
+    async def _publish(self) -> None:
+        """Send new events to the thread's group, batched while the last send is under way."""
+        layer = get_channel_layer()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.owner.thread_id and self._published < len(self.chunks):
+                first, batch = self._published, self.chunks[self._published :]
+                self._published += len(batch)
+                message = {"type": "run.events", "first": first, "chunks": batch}
+                await _quietly(layer.group_send(self.owner.group, message))
+            if self.done and self._published == len(self.chunks):
+                if self.owner.thread_id:
+                    message = {"type": "run.done", "total": len(self.chunks)}
+                    await _quietly(layer.group_send(self.owner.group, message))
+                return
+
+    async def _answer_replays(self) -> None:
+        """Answer followers' replay requests; keep the registry entry alive meanwhile."""
+        layer = get_channel_layer()
+        state = shared_state()
+        while True:
+            await self._answer_one(layer, REFRESH_SECONDS)
+            if self.owner.thread_id and not self.done:
+                await _quietly(state.touch(self.owner.registry_key, REGISTRY_TTL_SECONDS))
+
+    async def _answer_one(self, layer: Any, wait: float) -> None:
+        try:
+            async with asyncio.timeout(wait):
+                message = await layer.receive(self.channel)
+        except TimeoutError:
+            return
+        if message.get("type") == "run.replay":
+            reply = {"type": "run.replay", "chunks": list(self.chunks), "done": self.done}
+            await _quietly(layer.send(message["reply_to"], reply))
+
+
+async def _quietly(awaitable: Any) -> None:
+    # Followers are a bonus: a channel-layer failure must never break the run itself.
+    try:
+        await awaitable
+    except Exception:
+        logger.warning("Publishing a run's events failed", exc_info=True)
+
+
+async def run_follow(key: RunKey, run_channel: str) -> AsyncIterator[bytes]:
+    """Yield the run's events so far, then its live events until it ends."""
+    layer = get_channel_layer()
+    me = await _new_channel("follow.")
+    await layer.group_add(key.group, me)
+    try:
+        await layer.send(run_channel, {"type": "run.replay", "reply_to": me})
+        follower = _Follower()
+        while not follower.finished:
+            try:
+                timeout = None if follower.replayed else REPLAY_TIMEOUT_SECONDS
+                async with asyncio.timeout(timeout):
+                    message = await layer.receive(me)
+            except TimeoutError:
+                yield _UNREACHABLE
+                return
+            for chunk in follower.take(message):
+                yield chunk
+    finally:
+        with contextlib.suppress(Exception):
+            await layer.group_discard(key.group, me)
+
+
+@dataclass
+class _Follower:
+    """Orders a follower's messages: the replay first, then live events not in it."""
+
+    replayed: bool = False
+    finished: bool = False
+    received: int = 0
+    total: int | None = None
+    _early: list[dict[str, Any]] = field(default_factory=list)
+
+    def take(self, message: dict[str, Any]) -> list[bytes]:
+        kind = message.get("type")
+        if kind == "run.replay":
+            self.replayed = True
+            out = list(message["chunks"])
+            self.received = len(out)
+            if message["done"]:
+                self.finished = True
+                return out
+            for early in self._early:
+                out += self._live(early)
+            self._early.clear()
+            return out
+        if not self.replayed:
+            self._early.append(message)
+            return []
+        return self._live(message)
+
+    def _live(self, message: dict[str, Any]) -> list[bytes]:
+        if message.get("type") == "run.done":
+            self.total = message["total"]
+            self.finished = self.received >= message["total"]
+            return []
+        first, chunks = message["first"], message["chunks"]
+        fresh = chunks[max(0, self.received - first) :]
+        self.received = max(self.received, first + len(chunks))
+        if self.total is not None:
+            self.finished = self.received >= self.total
+        return list(fresh)
