@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "tenants",
     "hosted_agents",
     "chatkit_endpoints",
+    "console",
 ]
 
 MIDDLEWARE = [
