@@ -65,7 +65,7 @@ def send(page: Page, text: str) -> None:
 
 
 def shot(page: Page, screenshots: Path, name: str) -> None:
-    page.screenshot(path=str(screenshots / f"{name}.png"))
+    page.screenshot(path=str(screenshots / f"{name}.png"), animations="disabled")
 
 
 def test_answer_streams_in_word_by_word(
