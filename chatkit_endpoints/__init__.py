@@ -1,0 +1,1 @@
+"""The interface end users reach: ChatKit endpoints and the OpenAI-shaped sessions API."""

@@ -7,7 +7,9 @@ the database): call them through one `database_sync_to_async` hop.
 
 * an API key (`ckp_live_...`) with the chat scope: server to server; the end user comes
   from the required `X-ChatKit-User` header;
-* a client secret minted by the sessions API: not wired yet, refused like an unknown token.
+* a client secret (`ckcs_...`) minted by the sessions API: the session names the end user
+  (`X-ChatKit-User` is not read), the agent, the pinned version, the expiry, the rate limit
+  and the ChatKit configuration.
 
 The tenant and agent in the path must be the credential's; every answer about a credential
 is the same whatever made it unusable (unknown, expired, revoked, cancelled), so a caller
@@ -22,11 +24,13 @@ from chatkit_endpoints.errors import EndpointError, unauthorized
 from hosted_agents.chat_access import (
     ApiKeyCredential,
     ChatAccess,
+    ClientSecretCredential,
     CredentialMismatch,
     chat_context_build,
 )
 from hosted_agents.exceptions import ObjectNotFound
-from tenants.exceptions import ApiKeyRejected
+from tenants.exceptions import ApiKeyRejected, ClientSecretRejected
+from tenants.key_format import CLIENT_SECRET_PREFIX
 from tenants.key_format import PREFIX as API_KEY_PREFIX
 
 __all__ = ["authenticate", "end_user_from_header"]
@@ -72,7 +76,9 @@ def authenticate(
     token = bearer_token(headers)
     if token.startswith(API_KEY_PREFIX):
         return api_key_access(token, headers, tenant_slug, agent_slug, ip)
-    return client_secret_access(token, headers, tenant_slug, agent_slug, ip)
+    if token.startswith(CLIENT_SECRET_PREFIX):
+        return client_secret_access(token, tenant_slug, agent_slug, ip)
+    raise unauthorized("This token is neither an API key nor a client secret.")
 
 
 def api_key_access(
@@ -98,9 +104,22 @@ def api_key_access(
 
 
 def client_secret_access(
-    token: str, headers: dict[bytes, bytes], tenant_slug: str, agent_slug: str, ip: str | None
+    token: str, tenant_slug: str, agent_slug: str, ip: str | None
 ) -> ChatAccess:
-    raise unauthorized("This token is neither an API key nor a valid client secret.")
+    try:
+        return chat_context_build(
+            tenant_slug=tenant_slug,
+            agent_slug=agent_slug,
+            end_user_id="",  # the session's
+            credential=ClientSecretCredential(token, ip=ip),
+        )
+    except ClientSecretRejected:
+        raise unauthorized(
+            "This client secret cannot be used: it is unknown, expired or cancelled. "
+            "Fetch a fresh one from your backend."
+        ) from None
+    except CredentialMismatch as error:
+        raise mismatch(error) from None
 
 
 def mismatch(error: CredentialMismatch) -> EndpointError:

@@ -1,12 +1,13 @@
 """Browser rules of the ChatKit endpoints: allowed origins and CORS.
 
 A request that carries an `Origin` is served only if the origin is allowed: listed in the
-tenant's allowed origins (exact, or a wildcard first label, see
-`tenants.models.tenancy.origin_matches`), or the platform's own origin (the console's pages).
-Requests without an `Origin` come from servers, not browsers, and are not checked.
+agent's allowed origins, or the tenant's when the agent has none of its own (exact, or a
+wildcard first label, see `tenants.models.tenancy.origin_matches`), or the platform's own
+origin (the console's pages). Requests without an `Origin` come from servers, not browsers,
+and are not checked.
 
-A preflight (`OPTIONS`) carries no credential, so it is answered from the tenant named in the
-path; an unknown tenant is refused exactly like a refused origin.
+A preflight (`OPTIONS`) carries no credential, so it is answered from the tenant and agent
+named in the path (one statement); an unknown one is refused exactly like a refused origin.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from chatkit_endpoints.errors import EndpointError
+from hosted_agents.models import Agent
 from tenants.models import Tenant
+from tenants.models.tenancy import origin_matches
 
 __all__ = ["origin_check", "preflight"]
 
@@ -30,17 +33,22 @@ def _own_origin(scope: dict[str, Any]) -> str | None:
     return f"{scheme}://{host.decode('latin-1').lower()}"
 
 
-def _allowed(origin: str, tenant: Tenant, agent: Any, scope: dict[str, Any]) -> bool:
-    return origin.lower() == _own_origin(scope) or tenant.origin_allowed(origin)
+def _allowed(origin: str, tenant: Tenant, agent: Agent, scope: dict[str, Any]) -> bool:
+    if origin.lower() == _own_origin(scope):
+        return True
+    if agent.allowed_origins:
+        return any(origin_matches(origin, pattern) for pattern in agent.allowed_origins)
+    return tenant.origin_allowed(origin)
 
 
-def refused(origin: str, tenant_slug: str) -> EndpointError:
+def refused(origin: str, tenant_slug: str, agent_slug: str) -> EndpointError:
     return EndpointError(
         403,
         "origin_not_allowed",
-        f"The origin {origin} may not call this endpoint. A workspace admin can allow it "
-        f"under the allowed origins of workspace {tenant_slug!r} (exact, like "
-        "https://app.example.com, or a pattern, like https://*.preview.example.com).",
+        f"The origin {origin} may not call this endpoint. A workspace admin can allow it in "
+        f"the allowed origins of workspace {tenant_slug!r}, or of its agent {agent_slug!r} "
+        "(exact, like https://app.example.com, or a pattern, like "
+        "https://*.preview.example.com).",
         origin=origin,
     )
 
@@ -54,11 +62,11 @@ def cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
 
 
 def origin_check(
-    origin: str, tenant: Tenant, agent: Any, scope: dict[str, Any]
+    origin: str, tenant: Tenant, agent: Agent, scope: dict[str, Any]
 ) -> list[tuple[bytes, bytes]]:
     """Return the CORS headers for an allowed `origin`; raise a 403 for any other."""
     if not _allowed(origin, tenant, agent, scope):
-        raise refused(origin, tenant.slug)
+        raise refused(origin, tenant.slug, agent.slug)
     return cors_headers(origin)
 
 
@@ -73,9 +81,15 @@ def preflight(
     """Return the headers of the answer to a CORS preflight; raise a 403 if refused (sync)."""
     if not origin:
         raise EndpointError(400, "not_a_preflight", "A CORS preflight names its Origin.")
-    tenant = Tenant.objects.filter(slug=tenant_slug).first()
-    if tenant is None or not _allowed(origin, tenant, None, scope):
-        raise refused(origin, tenant_slug)
+    # Unscoped: the path names the tenant, and nothing but its origins is read.
+    agent = (
+        Agent.unscoped.filter(tenant__slug=tenant_slug, slug=agent_slug)
+        .select_related("tenant")
+        .only("slug", "allowed_origins", "tenant__slug", "tenant__allowed_origins")
+        .first()
+    )
+    if agent is None or not _allowed(origin, agent.tenant, agent, scope):
+        raise refused(origin, tenant_slug, agent_slug)
     return [
         *cors_headers(origin),
         (b"access-control-allow-methods", ", ".join((*methods, "OPTIONS")).encode()),

@@ -11,11 +11,15 @@ Credentials:
 * `ApiKeyCredential`: a tenant's API key with the `chat` scope (server to server); the end
   user comes from the caller. The key decides the tenant, so the path's tenant must be the
   key's (`CredentialMismatch` otherwise).
+* `ClientSecretCredential`: a client session's secret (minted by the sessions API for one
+  end user of one agent): the session decides the tenant, agent, end user, pinned version,
+  rate limit and ChatKit configuration, and the path must name its tenant and agent.
 * `OperatorCredential`: the operator at the terminal (`manage.py chat`), trusted as is.
 
-Failures raise `tenants.exceptions.ApiKeyRejected` (the key cannot be used, whatever the
-reason), `CredentialMismatch` (a good key for another tenant) or `ObjectNotFound` (no such
-agent in the key's tenant, or no such tenant for the operator).
+Failures raise `tenants.exceptions.ApiKeyRejected` / `ClientSecretRejected` (the credential
+cannot be used, whatever the reason), `CredentialMismatch` (a good credential for another
+tenant or agent) or `ObjectNotFound` (no such agent in the key's tenant, or no such tenant
+for the operator).
 """
 
 from __future__ import annotations
@@ -24,20 +28,26 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from hosted_agents.exceptions import ObjectNotFound
 from hosted_agents.models import Agent, AgentVersion
 from hosted_agents.runtime import RequestContext
-from tenants.exceptions import ApiKeyRejected, RejectionReason, TenancyError
-from tenants.key_format import key_hash, key_lookup_id
-from tenants.models import ApiKey
+from tenants.exceptions import (
+    ApiKeyRejected,
+    ClientSecretRejected,
+    RejectionReason,
+    TenancyError,
+)
+from tenants.key_format import CLIENT_SECRET_PREFIX, key_hash, key_lookup_id
+from tenants.models import ApiKey, ClientSession
 from tenants.services.api_keys import api_key_authenticate, api_key_touch
 
 __all__ = [
     "ApiKeyCredential",
     "ChatAccess",
+    "ClientSecretCredential",
     "CredentialMismatch",
     "OperatorCredential",
     "chat_context_build",
@@ -51,11 +61,17 @@ class ApiKeyCredential:
 
 
 @dataclass(frozen=True)
+class ClientSecretCredential:
+    raw: str
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
 class OperatorCredential:
     """The operator at the terminal: no key, full trust within the named tenant."""
 
 
-Credential = ApiKeyCredential | OperatorCredential
+Credential = ApiKeyCredential | ClientSecretCredential | OperatorCredential
 
 
 class CredentialMismatch(TenancyError):
@@ -94,6 +110,8 @@ def chat_context_build(
     """Return the context of a turn by `end_user_id` with the agent (sync; one statement)."""
     if isinstance(credential, OperatorCredential):
         return _operator_access(tenant_slug, agent_slug, end_user_id)
+    if isinstance(credential, ClientSecretCredential):
+        return _client_secret_access(tenant_slug, agent_slug, credential)
     return _api_key_access(tenant_slug, agent_slug, end_user_id, credential)
 
 
@@ -172,3 +190,71 @@ def _explain_refusal(tenant_slug: str, credential: ApiKeyCredential) -> None:
     api_key = api_key_authenticate(raw_key=credential.raw, required_scope=ApiKey.Scope.CHAT)
     if api_key.tenant.slug != tenant_slug:
         raise CredentialMismatch("workspace")
+
+
+def _pinned(field: str) -> Subquery:
+    versions = AgentVersion.unscoped.filter(
+        tenant_id=OuterRef("tenant_id"), agent_id=OuterRef("agent_id"), number=OuterRef("version")
+    )
+    return Subquery(versions.values(field)[:1])
+
+
+def _client_secret_access(
+    tenant_slug: str, agent_slug: str, credential: ClientSecretCredential
+) -> ChatAccess:
+    """The session, its tenant, agent, published and pinned version, in one statement."""
+    lookup_id = key_lookup_id(credential.raw, CLIENT_SECRET_PREFIX)
+    if lookup_id is None:
+        raise ClientSecretRejected(RejectionReason.MALFORMED)
+    presented = key_hash(credential.raw)
+    # The secret decides the tenant, so this lookup is unscoped (see tenants/scoping.py);
+    # the pinned version, a number rather than a relation, comes in as two subqueries.
+    candidates = (
+        ClientSession.unscoped.filter(lookup_id=lookup_id)
+        .select_related("tenant", "agent", "agent__published_version")
+        .annotate(pinned_pk=_pinned("pk"), pinned_config=_pinned("config"))
+    )
+    session = next((c for c in candidates if hmac.compare_digest(c.secret_hash, presented)), None)
+    if session is None:
+        raise ClientSecretRejected(RejectionReason.UNKNOWN)
+    reason = session.refusal(now=timezone.now())
+    if reason is None and not session.tenant.is_active:
+        reason = RejectionReason.TENANT_SUSPENDED
+    if reason is not None:
+        raise ClientSecretRejected(reason)
+    if session.tenant.slug != tenant_slug:
+        raise CredentialMismatch("workspace")
+    agent = session.agent
+    if agent.slug != agent_slug:
+        raise CredentialMismatch("agent")
+    pinned = None if session.version is None else _pinned_version(session)
+    version = _served_version(agent) if session.version is None else pinned
+    context = RequestContext(
+        tenant=session.tenant,
+        agent=agent,
+        end_user_id=session.end_user_id,
+        ip=credential.ip,
+        client_session=session,
+        pinned_version=pinned,
+    )
+    return ChatAccess(
+        context,
+        version,
+        credential_key=f"session{session.pk}",
+        credential_rpm=session.max_requests_per_1_minute,
+    )
+
+
+def _pinned_version(session: Any) -> AgentVersion | None:
+    if session.pinned_pk is None:
+        return None  # the sessions API checks the number at mint; versions are never deleted
+    version = AgentVersion(
+        pk=session.pinned_pk,
+        tenant_id=session.tenant_id,
+        agent_id=session.agent_id,
+        number=session.version,
+        config=session.pinned_config,
+    )
+    version._state.adding = False  # a row read from the database, not a new one
+    version._state.db = session._state.db
+    return version

@@ -54,6 +54,7 @@ from hosted_agents.exceptions import (
     QuotaExhausted,
     TenantInactive,
 )
+from hosted_agents.instructions import instructions_render
 from hosted_agents.metering import output_token_cap, quota_check, usage_record_or_log
 from hosted_agents.models import Agent, AgentVersion
 from hosted_agents.providers import (
@@ -71,7 +72,8 @@ from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
 from hosted_agents.tools.http import Fetcher
-from tenants.models import Tenant
+from tenants.client_session_store import ClientSessionStore
+from tenants.models import ClientSession, Tenant
 from tenants.services.audit import audit_event_record
 from tenants.store import DjangoStore
 
@@ -98,6 +100,10 @@ class RequestContext:
     end_user_id: str
     api_key_id: int | None = None
     ip: str | None = None
+    # A client secret's session: its history rules, titling and state variables apply.
+    client_session: ClientSession | None = None
+    # The version a session pins (loaded with the session); None serves the published one.
+    pinned_version: AgentVersion | None = None
 
     @property
     def actor_label(self) -> str:
@@ -116,8 +122,11 @@ class RunPlan:
     remaining_tokens: int | None = None
 
 
-def run_plan_load(*, tenant: Tenant, agent_id: int) -> RunPlan:
-    """Return what a run needs, or raise the `HostedAgentsError` that refuses it (sync)."""
+def run_plan_load(*, tenant: Tenant, agent_id: int, pinned: AgentVersion | None = None) -> RunPlan:
+    """Return what a run needs, or raise the `HostedAgentsError` that refuses it (sync).
+
+    `pinned`, a version of this agent, is served instead of the published one.
+    """
     # Re-read: the tenant may have been suspended or its quota changed since authentication.
     fresh = Tenant.objects.filter(pk=tenant.pk).first()
     if fresh is None:
@@ -125,6 +134,8 @@ def run_plan_load(*, tenant: Tenant, agent_id: int) -> RunPlan:
     if not fresh.is_active:
         raise TenantInactive(f"tenant {fresh.slug} is suspended")
     agent, version = agent_published_version(tenant=fresh, agent_id=agent_id)
+    if pinned is not None and pinned.agent_id == agent.pk and pinned.tenant_id == fresh.pk:
+        version = pinned
     if version is None:
         raise AgentNotPublished(agent.slug)
     remaining = quota_check(tenant=fresh)
@@ -267,9 +278,13 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             raise ValueError("PlatformChatKitServer.for_request needs context.end_user_id")
         if context.agent.tenant_id != context.tenant.pk:
             raise ObjectNotFound("agent", context.agent.pk)
-        store: DjangoStore[RequestContext] = DjangoStore(
-            context.tenant, agent=context.agent, end_user_id=context.end_user_id
-        )
+        store: DjangoStore[RequestContext]
+        if context.client_session is not None:
+            store = ClientSessionStore(context.client_session)
+        else:
+            store = DjangoStore(
+                context.tenant, agent=context.agent, end_user_id=context.end_user_id
+            )
         return cls(store, **options)
 
     async def respond(
@@ -279,7 +294,9 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         plan = await self._plan(context)
-        if thread.title is None and input_user_message is not None:
+        session = context.client_session
+        titling = session is None or session.automatic_thread_titling
+        if titling and thread.title is None and input_user_message is not None:
             thread.title = title_from(input_user_message)
         provider = provider_model_build(
             plan.provider,
@@ -298,7 +315,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             raise _refusal(ObjectNotFound("agent", context.agent.pk))
         try:
             plan: RunPlan = await database_sync_to_async(run_plan_load)(
-                tenant=self.store.tenant, agent_id=context.agent.pk
+                tenant=self.store.tenant, agent_id=context.agent.pk, pinned=context.pinned_version
             )
             return plan
         except AgentMisconfigured as error:
@@ -308,9 +325,14 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             logger.info("Refused a run of agent %s: %s", context.agent.pk, error)
             raise _refusal(error) from error
 
-    def _sdk_agent(self, plan: RunPlan, provider: ProviderModel, run_id: str) -> SdkAgent[Any]:
+    def _sdk_agent(
+        self, plan: RunPlan, provider: ProviderModel, run_id: str, context: RequestContext
+    ) -> SdkAgent[Any]:
         config = plan.version.config
         tenant_id = plan.tenant.pk
+        instructions = config.get("instructions") or ""
+        if context.client_session is not None:
+            instructions = instructions_render(instructions, context.client_session.state_variables)
 
         async def load_headers(tool_id: int) -> dict[str, str]:
             headers: dict[str, str] = await database_sync_to_async(http_tool_headers)(
@@ -329,7 +351,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         )
         return SdkAgent[AgentContext[RequestContext]](
             name=config.get("name") or plan.agent.name,
-            instructions=config.get("instructions") or None,
+            instructions=instructions or None,
             model=provider.model,
             model_settings=_model_settings(config.get("model_settings", {}), plan),
             tools=list(tools),
@@ -345,7 +367,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         try:
-            sdk_agent = self._sdk_agent(plan, provider, uuid.uuid4().hex)
+            sdk_agent = self._sdk_agent(plan, provider, uuid.uuid4().hex, context)
         except AgentMisconfigured as error:
             await self._audit_failure(context, plan.agent, plan, error)
             raise _refusal(error) from error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from hosted_agents.exceptions import ObjectNotFound
 from hosted_agents.models import Agent, AgentVersion, ClientTool, HttpTool, UsageDaily
@@ -22,6 +22,18 @@ def agent_get(*, tenant: Tenant, slug: str) -> Agent:
     if agent is None:
         raise ObjectNotFound("agent", slug)
     return agent
+
+
+def agent_get_by_workflow(*, tenant: Tenant, workflow: str) -> Agent:
+    """Return the agent that `workflow` names: its workflow id, else its slug."""
+    agents = Agent.objects.for_tenant(tenant).select_related("published_version")
+    found = list(agents.filter(Q(workflow_id=workflow) | Q(slug=workflow))[:2])
+    for agent in found:
+        if agent.workflow_id == workflow:
+            return agent
+    if not found:
+        raise ObjectNotFound("workflow", workflow)
+    return found[0]
 
 
 def agent_get_by_id(*, tenant: Tenant, agent_id: int) -> Agent:

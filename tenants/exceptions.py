@@ -4,7 +4,8 @@
     ├── ObjectNotFound              no such row in this tenant (another tenant's row looks the same)
     ├── AlreadyExists               a unique name or slug is taken
     ├── InvalidInput                a value the edge should have refused (field, message)
-    └── ApiKeyRejected              the key cannot be used; `reason` is for logs only
+    ├── ApiKeyRejected              the key cannot be used; `reason` is for logs only
+    └── ClientSecretRejected        the ChatKit client secret cannot be used (same rule)
 
     TenantScopeError                not domain errors but bugs: a tenant-owned model was
     AppendOnlyError                 queried without `.for_tenant(tenant)`; an audit event
@@ -12,7 +13,7 @@
 
 Handlers map each `TenancyError` to one answer. `ApiKeyRejected` is answered the same way
 whatever its reason (401, "invalid API key"), so a caller cannot learn whether a key exists,
-was revoked or expired.
+was revoked or expired. `ClientSecretRejected` likewise, for a session's client secret.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class RejectionReason(StrEnum):
     UNKNOWN = "unknown"
     REVOKED = "revoked"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
     SCOPE = "missing_scope"
     TENANT_SUSPENDED = "tenant_suspended"
 
@@ -59,6 +61,14 @@ class ApiKeyRejected(TenancyError):
 
     def __init__(self, reason: RejectionReason) -> None:
         super().__init__(f"API key rejected ({reason})")
+        self.reason = reason
+
+
+class ClientSecretRejected(TenancyError):
+    """The presented client secret cannot be used. Answer every reason identically."""
+
+    def __init__(self, reason: RejectionReason) -> None:
+        super().__init__(f"client secret rejected ({reason})")
         self.reason = reason
 
 

@@ -10,6 +10,9 @@
 
 Only the SHA-256 of the whole key is stored. A salt or a slow hash adds nothing here: the
 key is 256 random bits, so guessing it from its hash is out of reach either way.
+
+ChatKit client secrets (tenants/models/sessions.py) have the same shape under their own
+prefix, `ckcs_`, so that neither kind of credential is ever mistaken for the other.
 """
 
 from __future__ import annotations
@@ -19,16 +22,22 @@ import re
 import secrets
 import zlib
 from dataclasses import dataclass
+from functools import cache
 
 PREFIX = "ckp_live_"
+CLIENT_SECRET_PREFIX = "ckcs_"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _LOOKUP_LEN = 8
 _SECRET_BYTES = 32
 _SECRET_LEN = 43  # 62**43 > 2**256
 _CHECKSUM_LEN = 6  # 62**6 > 2**32
-_SHAPE = re.compile(
-    rf"^{PREFIX}([0-9A-Za-z]{{{_LOOKUP_LEN}}})[0-9A-Za-z]{{{_SECRET_LEN}}}_([0-9A-Za-z]{{{_CHECKSUM_LEN}}})$"
-)
+
+
+@cache
+def _shape(prefix: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"^{re.escape(prefix)}([0-9A-Za-z]{{{_LOOKUP_LEN}}})[0-9A-Za-z]{{{_SECRET_LEN}}}_([0-9A-Za-z]{{{_CHECKSUM_LEN}}})$"
+    )
 
 
 def _base62(number: int, width: int) -> str:
@@ -50,18 +59,18 @@ class NewKey:
     key_hash: str
 
 
-def key_generate() -> NewKey:
-    """Return a fresh key, its lookup id and its hash."""
+def key_generate(prefix: str = PREFIX) -> NewKey:
+    """Return a fresh key (or, with its prefix, client secret), its lookup id and its hash."""
     lookup_id = "".join(secrets.choice(_ALPHABET) for _ in range(_LOOKUP_LEN))
     secret = _base62(int.from_bytes(secrets.token_bytes(_SECRET_BYTES)), _SECRET_LEN)
-    body = f"{PREFIX}{lookup_id}{secret}"
+    body = f"{prefix}{lookup_id}{secret}"
     raw = f"{body}_{_checksum(body)}"
     return NewKey(raw=raw, lookup_id=lookup_id, key_hash=key_hash(raw))
 
 
-def key_lookup_id(raw: str) -> str | None:
+def key_lookup_id(raw: str, prefix: str = PREFIX) -> str | None:
     """Return the lookup id of a well-formed key, or None if its shape or checksum is wrong."""
-    match = _SHAPE.match(raw)
+    match = _shape(prefix).match(raw)
     if match is None:
         return None
     body = raw[: -_CHECKSUM_LEN - 1]

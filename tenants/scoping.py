@@ -20,8 +20,8 @@ The refusal works at two levels, so that no path around it is left open:
 Unscoped access exists, and only in these documented places:
 
 * `Model.unscoped` (a plain manager) for operator tooling: the Django admin, management
-  commands, the encryption-key rotation, and API key authentication (where the key itself
-  decides the tenant);
+  commands, the encryption-key rotation, and API key and client secret authentication
+  (where the credential itself decides the tenant);
 * `ToolCall.unscoped` in hosted_agents' long-tool sweep (hosted_agents/long_tools/sweep.py),
   which finds stale and unsent calls across tenants, then changes each one only through
   `for_tenant` with its own tenant and a condition on what it read;

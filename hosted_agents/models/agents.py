@@ -8,6 +8,7 @@ users talk to until the next publish.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Literal, NoReturn
 
 from django.conf import settings
@@ -23,10 +24,12 @@ from tenants.scoping import TenantScopedManager
 __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
+    "WORKFLOW_ID_PREFIX",
     "Agent",
     "AgentVersion",
     "ModelSettingsSchema",
     "model_takes_reasoning_effort",
+    "workflow_id_generate",
 ]
 
 # Offered in forms as suggestions; any other model name is accepted as free text.
@@ -46,6 +49,13 @@ KNOWN_MODELS: tuple[tuple[str, str], ...] = (
 DEFAULT_MODEL = "gpt-4.1-mini"
 
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+WORKFLOW_ID_PREFIX = "wf_"
+
+
+def workflow_id_generate() -> str:
+    """Return a fresh workflow id, shaped like an Agent Builder one (`wf_` + 48 hex digits)."""
+    return WORKFLOW_ID_PREFIX + secrets.token_hex(24)
 
 
 def model_takes_reasoning_effort(model: str) -> bool:
@@ -73,6 +83,10 @@ class Agent(TenantOwnedModel):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="agents")
     slug = models.SlugField(max_length=100)
+    # What `workflow.id` names in the sessions API, besides the slug. A tenant may set it to
+    # the id of the Agent Builder workflow this agent replaces, so its code keeps that id.
+    # Not part of a version's config: like the slug, it names the agent, and changes at once.
+    workflow_id = models.CharField(max_length=100, default=workflow_id_generate)
     name = models.CharField(max_length=200)
     instructions = models.TextField(blank=True, default="")
     model = models.CharField(max_length=200, default=DEFAULT_MODEL)
@@ -91,6 +105,9 @@ class Agent(TenantOwnedModel):
     code_tools = models.JSONField(default=list, blank=True)  # registered tool names
     http_tools = models.JSONField(default=list, blank=True)  # HttpTool ids
     client_tools = models.JSONField(default=list, blank=True)  # ClientTool ids
+    # Browser origins allowed to call this agent's endpoint, instead of the tenant's when
+    # not empty (patterns as for Tenant.allowed_origins). Not versioned: applies at once.
+    allowed_origins = models.JSONField(default=list, blank=True)
     greeting = models.CharField(max_length=500, blank=True, default="")
     starter_prompts = models.JSONField(default=list, blank=True)
     published_version = models.ForeignKey(
@@ -102,6 +119,9 @@ class Agent(TenantOwnedModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slug"], name="agent_unique_slug"),
+            models.UniqueConstraint(
+                fields=["tenant", "workflow_id"], name="agent_unique_workflow_id"
+            ),
         ]
 
     def __str__(self) -> str:

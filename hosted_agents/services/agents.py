@@ -8,6 +8,7 @@ grow, the audit trail and every thread item name the version that was actually s
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db import transaction
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound, UnknownToolError
 from hosted_agents.models import (
+    WORKFLOW_ID_PREFIX,
     Agent,
     AgentVersion,
     ClientTool,
@@ -27,6 +29,7 @@ from hosted_agents.models import (
 from hosted_agents.services.common import save_unique
 from hosted_agents.tools.registry import all_code_tools, get_code_tool
 from tenants.models import ProviderCredential, Tenant
+from tenants.models.tenancy import normalize_origin
 from tenants.services.audit import Actor, audit_event_record
 
 DRAFT_FIELDS = frozenset(
@@ -245,6 +248,66 @@ def agent_update(
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.update", target=agent,
         before=before, after=_summary(agent), ip=ip,
+    )  # fmt: skip
+    return agent
+
+
+_WORKFLOW_ID = re.compile(rf"^{WORKFLOW_ID_PREFIX}[A-Za-z0-9_-]{{1,97}}$")
+
+
+@transaction.atomic
+@transaction.atomic
+def agent_set_allowed_origins(
+    *,
+    tenant: Tenant,
+    agent_id: int,
+    origins: list[str],
+    actor: Actor = None,
+    ip: str | None = None,
+) -> Agent:
+    """Set the browser origins allowed to call the agent (empty: the tenant's); at once."""
+    try:
+        normalized = sorted({normalize_origin(str(origin)) for origin in origins})
+    except ValueError as error:
+        raise InvalidInput("allowed_origins", str(error)) from None
+    agent = _locked_agent(tenant, agent_id)
+    before = {"allowed_origins": agent.allowed_origins}
+    agent.allowed_origins = normalized
+    agent.save(update_fields=["allowed_origins", "updated_at"])
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.set_allowed_origins", target=agent,
+        before=before, after={"allowed_origins": normalized}, ip=ip,
+    )  # fmt: skip
+    return agent
+
+
+def agent_set_workflow_id(
+    *,
+    tenant: Tenant,
+    agent_id: int,
+    workflow_id: str,
+    actor: Actor = None,
+    ip: str | None = None,
+) -> Agent:
+    """Name the agent by `workflow_id` (say, the Agent Builder workflow it replaces).
+
+    It takes effect at once, without a publish: like the slug, it names the agent.
+    """
+    workflow_id = workflow_id.strip()
+    if not _WORKFLOW_ID.match(workflow_id):
+        raise InvalidInput("workflow_id", "use wf_ followed by letters, digits, _ or -")
+    agent = _locked_agent(tenant, agent_id)
+    before = {"workflow_id": agent.workflow_id}
+    taken = Agent.objects.for_tenant(tenant).filter(workflow_id=workflow_id).exclude(pk=agent.pk)
+    if taken.exists():
+        raise AlreadyExists("workflow", workflow_id)
+    agent.workflow_id = workflow_id
+    save_unique(
+        agent, entity="workflow", field="workflow_id", update_fields=["workflow_id", "updated_at"]
+    )
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.set_workflow_id", target=agent,
+        before=before, after={"workflow_id": workflow_id}, ip=ip,
     )  # fmt: skip
     return agent
 

@@ -8,6 +8,12 @@ from tenants.services.api_keys import (
     api_key_revoke,
 )
 from tenants.services.audit import Actor, audit_event_record
+from tenants.services.client_sessions import (
+    IssuedClientSession,
+    client_secret_authenticate,
+    client_session_cancel,
+    client_session_create,
+)
 from tenants.services.feedback import feedback_create
 from tenants.services.provider_credentials import (
     provider_credential_create,
@@ -22,15 +28,20 @@ from tenants.services.tenants import (
     tenant_update,
     user_get_or_create,
 )
+from tenants.services.threads import thread_delete
 
 __all__ = [
     "LAST_USED_INTERVAL",
     "Actor",
     "IssuedApiKey",
+    "IssuedClientSession",
     "api_key_authenticate",
     "api_key_create",
     "api_key_revoke",
     "audit_event_record",
+    "client_secret_authenticate",
+    "client_session_cancel",
+    "client_session_create",
     "feedback_create",
     "membership_add",
     "membership_remove",
@@ -40,5 +51,6 @@ __all__ = [
     "tenant_create",
     "tenant_set_status",
     "tenant_update",
+    "thread_delete",
     "user_get_or_create",
 ]

@@ -15,7 +15,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
+import redis
+from django.conf import settings
 
+from chatkit_endpoints.state import KEY_PREFIX
 from hosted_agents.models import Agent
 from hosted_agents.services import agent_create, agent_publish
 from tenants.models import ApiKey, Tenant
@@ -45,6 +48,20 @@ def _answer(request: RecordedRequest) -> Script:
     if "[pause]" in last:
         return Turn([Text("After a pause.")], headers_delay=2.5)
     return Turn([Text("Hello from the stub.")])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_shared_state() -> None:
+    """Forget counters and run entries of earlier runs: ids restart with each test database."""
+    if not settings.REDIS_URL:
+        return
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=KEY_PREFIX + "*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 
 from hosted_agents.metering import usage_record
 from hosted_agents.models import Agent
+from hosted_agents.services import agent_set_allowed_origins
 from tenants.models import Tenant, Thread
 from tenants.models.tenancy import normalize_origin, origin_matches
 from tenants.services import IssuedApiKey, tenant_update
@@ -162,3 +163,20 @@ def test_an_exhausted_monthly_quota_refuses_turns_but_not_reads(
     assert int(turn.headers["retry-after"]) > 0
     assert endpoint.post(LIST).status_code == 200
     assert Thread.unscoped.count() == 0
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_an_agents_own_origins_replace_the_tenants(
+    endpoint: Endpoint, with_origins: Tenant, assistant: Agent
+) -> None:
+    agent_set_allowed_origins(
+        tenant=with_origins, agent_id=assistant.pk, origins=["https://*.kiosk.example"]
+    )
+
+    assert preflight(endpoint, "https://lobby.kiosk.example").status_code == 204
+    assert endpoint.clone(origin="https://lobby.kiosk.example").post(LIST).status_code == 200
+    refused = endpoint.clone(origin="https://shop.acme.com").post(LIST)
+    assert refused.status_code == 403
+    assert "agent 'assistant'" in refused.json()["error"]["message"]
+    assert preflight(endpoint, "https://shop.acme.com").status_code == 403

@@ -16,7 +16,7 @@ from channels.testing import HttpCommunicator
 
 from chatkit_platform.asgi import application
 from hosted_agents.models import Agent
-from tenants.services import IssuedApiKey, api_key_revoke
+from tenants.services import IssuedApiKey, api_key_revoke, client_session_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,3 +75,19 @@ def test_a_malformed_key_is_refused_before_any_query(
         response = post({"type": "threads.list", "params": {}}, "ckp_live_nonsense")
 
     assert response["status"] == 401
+
+
+def test_a_client_secret_is_one_statement_with_its_session_agent_and_versions(
+    assistant: Agent, django_assert_num_queries: Any
+) -> None:
+    issued = client_session_create(
+        tenant=assistant.tenant, agent=assistant, user="user-1", workflow_ref="assistant",
+        version=1,
+    )  # fmt: skip
+
+    with django_assert_num_queries(2) as captured:
+        response = post({"type": "threads.list", "params": {}}, issued.client_secret)
+
+    assert response["status"] == 200
+    session_sql = captured.captured_queries[0]["sql"]
+    assert "tenants_clientsession" in session_sql and "hosted_agents_agentversion" in session_sql

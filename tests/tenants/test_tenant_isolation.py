@@ -24,6 +24,7 @@ from tenants import selectors
 from tenants.exceptions import AppendOnlyError, ObjectNotFound
 from tenants.models import (
     Attachment,
+    ClientSession,
     Feedback,
     Membership,
     ProviderCredential,
@@ -35,11 +36,14 @@ from tenants.models.base import FrozenQuerySet
 from tenants.services import (
     IssuedApiKey,
     api_key_revoke,
+    client_session_cancel,
+    client_session_create,
     feedback_create,
     membership_remove,
     provider_credential_create,
     provider_credential_delete,
     provider_credential_update,
+    thread_delete,
 )
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -79,6 +83,8 @@ def _agent_with_tools(tenant: Tenant) -> None:
         tenant=tenant, slug="bot", name="Bot", http_tools=[http.pk], client_tools=[client.pk]
     )
     agent_publish(tenant=tenant, agent_id=agent.pk)
+    agent.refresh_from_db()
+    client_session_create(tenant=tenant, agent=agent, user="user-1", workflow_ref="bot")
     usage_record(tenant_id=tenant.pk, agent_id=agent.pk, input_tokens=3, output_tokens=4)
     ToolCall(
         tenant=tenant,
@@ -169,6 +175,15 @@ READS_AND_WRITES = {
     "feedback_create": lambda acme, pk, users: feedback_create(
         tenant=acme, thread_id=pk["thread_public_id"], item_ids=["msg_1"], kind="negative"
     ),
+    "thread_delete": lambda acme, pk, users: thread_delete(
+        tenant=acme, thread_id=pk["thread_public_id"]
+    ),
+    "client_session_get": lambda acme, pk, users: selectors.client_session_get(
+        tenant=acme, session_id=pk["session_public_id"]
+    ),
+    "client_session_cancel": lambda acme, pk, users: client_session_cancel(
+        tenant=acme, session_id=pk["session_public_id"]
+    ),
 }
 
 
@@ -180,7 +195,13 @@ def test_selectors_and_services_answer_another_tenants_id_like_a_missing_one(
     Thread.objects.for_tenant(acme).update(public_id="thr_acme_only")
     foreign = {m.__name__: _globex_pk(m, globex) for m in TENANTS_MODELS}
     foreign["thread_public_id"] = "thr_shared"
-    missing = {key: 987_654 for key in foreign} | {"thread_public_id": "thr_missing"}
+    foreign["session_public_id"] = (
+        ClientSession.objects.for_tenant(globex).values_list("public_id", flat=True).get()
+    )
+    missing = {key: 987_654 for key in foreign} | {
+        "thread_public_id": "thr_missing",
+        "session_public_id": "cksess_missing",
+    }
     before = {m._meta.label: list(m.objects.for_tenant(globex).values()) for m in TENANT_OWNED}
     call = READS_AND_WRITES[name]
 
@@ -235,6 +256,7 @@ def test_the_models_are_found_through_the_registry_in_every_app() -> None:
         "tenants.ApiKey",
         "tenants.Attachment",
         "tenants.AuditEvent",
+        "tenants.ClientSession",
         "tenants.Feedback",
         "tenants.Membership",
         "tenants.ProviderCredential",

@@ -1,0 +1,502 @@
+"""Load on the ChatKit endpoint over HTTP: the platform against a minimal official-SDK server.
+
+Run it with the project's virtualenv from the repository root, on a PostgreSQL database of
+its own (it is migrated and given a bench tenant; nothing else is touched):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/endpoint_bench \\
+        .venv/bin/python bench/endpoint_load.py                  # about 5 minutes
+    ... bench/endpoint_load.py --quick                           # smoke run, about a minute
+
+Contestants, each one daphne process on a loopback port (and ours under uvicorn as well):
+
+* platform: `POST /t/bench/agents/assistant/chatkit` with an API key (one SQL statement
+  for key, tenant, agent and version), the tenant's DjangoStore on PostgreSQL, the agent on
+  the offline demo model through openai-agents and chatkit_core's bridge;
+* official: `openai-chatkit`'s `ChatKitServer` behind a bare ASGI function, an in-memory
+  store, the same openai-agents agent on the same demo model through the official bridge.
+
+Workloads: streamed `threads.create`, `threads.list` and `items.list` (20 items), driven by
+wrk at concurrency 1, 16 and 64 (requests per second, p50 and p99 latency of the whole
+response), and time to the first SSE event of `threads.create`, measured by a small asyncio
+client at the same concurrencies. Ratios are platform / official for requests per second
+and official / platform for times: > 1 means the platform does better.
+
+`--cpu` (on by default) also measures, in-process, the CPU the endpoint adds on top of
+`process()`: the same requests through the ASGI application and through `process()` with a
+ready context, in process CPU time (all threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+END_USER = "bench-user"
+CONCURRENCY = (1, 16, 64)
+
+
+def user_input(text: str) -> dict[str, Any]:
+    return {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": [],
+        "inference_options": {},
+    }
+
+
+CREATE = {"type": "threads.create", "params": {"input": user_input("hello there")}}
+LIST = {"type": "threads.list", "params": {"limit": 20}}
+
+
+# --- the official SDK's minimal server (imported by daphne as bench.endpoint_load) ---------
+
+_official: Any = None
+
+
+def _official_server() -> Any:
+    from agents import Agent, Runner
+    from chatkit.agents import AgentContext, simple_to_agent_input, stream_agent_response
+    from chatkit.server import ChatKitServer
+
+    from bench.core_throughput import Sdk, make_bench_store_class
+    from hosted_agents.demo_model import DemoModel
+
+    agent = Agent(name="Assistant", instructions="Answer briefly.", model=DemoModel())
+
+    class OfficialServer(ChatKitServer):  # type: ignore[misc]
+        async def respond(self, thread: Any, input_user_message: Any, context: Any) -> Any:
+            page = await self.store.load_thread_items(thread.id, None, 100, "asc", context)
+            history = await simple_to_agent_input(page.data)
+            agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
+            result = Runner.run_streamed(agent, history, context=agent_context)
+            async for event in stream_agent_response(agent_context, result):
+                yield event
+
+    return OfficialServer(make_bench_store_class(Sdk.load("chatkit"))())
+
+
+async def official_application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A bare ASGI wrapper around the official server's `process()`."""
+    global _official
+    from chatkit.server import StreamingResult
+
+    if scope["type"] != "http":
+        return
+    if _official is None:
+        from agents import set_tracing_disabled
+
+        set_tracing_disabled(True)
+        _official = _official_server()
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    if scope["path"] == "/healthz":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        return
+    result = await _official.process(body, {})
+    if isinstance(result, StreamingResult):
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        async for chunk in result:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    else:
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": result.json})
+
+
+# --- the platform's side: database, tenant, agent, key --------------------------------------
+
+
+@dataclass(frozen=True)
+class Platform:
+    key: str
+    tenant_id: int
+
+
+def platform_setup() -> Platform:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatkit_platform.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    from hosted_agents.demo_model import DEMO_MODEL_NAME
+    from hosted_agents.models import Agent
+    from hosted_agents.services import agent_create, agent_publish
+    from tenants.models import ApiKey, Tenant
+    from tenants.services import api_key_create, tenant_create, user_get_or_create
+
+    call_command("migrate", verbosity=0)
+    tenant = Tenant.objects.filter(slug="bench").first()
+    if tenant is None:
+        owner, _ = user_get_or_create(username="bench-owner")
+        tenant = tenant_create(slug="bench", name="Bench", owner=owner)
+    agent = Agent.objects.for_tenant(tenant).filter(slug="assistant").first()
+    if agent is None:
+        agent = agent_create(
+            tenant=tenant, slug="assistant", name="Assistant", model=DEMO_MODEL_NAME,
+            instructions="Answer briefly.",
+        )  # fmt: skip
+        agent_publish(tenant=tenant, agent_id=agent.pk)
+    issued = api_key_create(tenant=tenant, name="bench", scopes=[ApiKey.Scope.CHAT])
+    return Platform(key=issued.raw, tenant_id=tenant.pk)
+
+
+# --- servers -------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    label: str
+    port: int
+    path: str
+    headers: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_server(
+    label: str, app: str, path: str, headers: dict[str, str], kind: str = "daphne"
+) -> Server:
+    import httpx
+
+    port = _free_port()
+    if kind == "daphne":
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+    else:
+        command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port",
+                   str(port), "--lifespan", "off", "--no-access-log"]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LOG_LEVEL="warning")
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    server = Server(label, port, path, headers, process)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{label} did not start")
+
+
+def post_json(server: Server, body: dict[str, Any]) -> bytes:
+    import httpx
+
+    headers = {"content-type": "application/json", **server.headers}
+    response = httpx.post(server.url, content=json.dumps(body), headers=headers, timeout=60)
+    response.raise_for_status()
+    return response.content
+
+
+def seed_thread(server: Server, turns: int = 10) -> str:
+    """Make a thread of 2 * turns items; return its id."""
+    first = post_json(server, CREATE).decode()
+    thread_id = re.search(r'"thread":\{"id":"([^"]+)"', first)
+    assert thread_id is not None, first[:300]
+    for _ in range(turns - 1):
+        post_json(
+            server,
+            {"type": "threads.add_user_message",
+             "params": {"thread_id": thread_id.group(1), "input": user_input("more")}},
+        )  # fmt: skip
+    return thread_id.group(1)
+
+
+# --- wrk -----------------------------------------------------------------------------------
+
+_LUA = """
+wrk.method = "POST"
+wrk.body = {body}
+{headers}
+"""
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(server: Server, body: dict[str, Any], connections: int, seconds: int) -> Load:
+    headers = {"Content-Type": "application/json", **server.headers}
+    lines = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_LUA.format(body=json.dumps(json.dumps(body)), headers=lines))
+    threads = min(2, connections)
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+         "--timeout", "30s", "-s", script.name, server.url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    return Load(rps, p50, p99, errors)
+
+
+# --- time to the first SSE event ---------------------------------------------------------
+
+
+async def _first_event_times(server: Server, concurrency: int, per_client: int) -> list[float]:
+    body = json.dumps(CREATE).encode()
+    head = (
+        f"POST {server.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in server.headers.items())
+        + f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    times: list[float] = []
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            for _ in range(per_client):
+                started = time.perf_counter()
+                writer.write(head + body)
+                await writer.drain()
+                await reader.readuntil(b"\r\n\r\n")
+                first = True
+                while True:  # chunked body
+                    size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                    chunk = await reader.readexactly(size + 2)
+                    if first and b"data: " in chunk:
+                        times.append(time.perf_counter() - started)
+                        first = False
+                    if size == 0:
+                        break
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return times
+
+
+def first_event(server: Server, concurrency: int, requests: int) -> tuple[float, float]:
+    per_client = max(1, requests // concurrency)
+    times = asyncio.run(_first_event_times(server, concurrency, per_client))
+    times.sort()
+    return statistics.median(times) * 1000, times[int(len(times) * 0.99) - 1] * 1000
+
+
+# --- CPU on top of process() ---------------------------------------------------------------
+
+
+async def _asgi_call(app: Any, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> int:
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+    sent = False
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def _cpu_per_request(call: Callable[[], Awaitable[Any]], count: int) -> float:
+    for _ in range(min(50, count)):
+        await call()
+    started = time.process_time()
+    for _ in range(count):
+        await call()
+    return (time.process_time() - started) / count * 1000
+
+
+def cpu_on_top(key: str, thread_id: str, count: int) -> list[tuple[str, float, float]]:
+    from chatkit_core.server import StreamingResult
+    from chatkit_platform.asgi import application
+    from hosted_agents.chat_access import ApiKeyCredential, chat_context_build
+    from hosted_agents.runtime import PlatformChatKitServer
+
+    path = "/t/bench/agents/assistant/chatkit"
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"authorization", f"Bearer {key}".encode()),
+        (b"x-chatkit-user", END_USER.encode()),
+    ]
+    access = chat_context_build(
+        tenant_slug="bench", agent_slug="assistant", end_user_id=END_USER,
+        credential=ApiKeyCredential(key),
+    )  # fmt: skip
+    context = access.context
+    bodies = {
+        "threads.list": json.dumps(LIST).encode(),
+        "items.list": json.dumps(
+            {"type": "items.list", "params": {"thread_id": thread_id, "limit": 20}}
+        ).encode(),
+        "threads.create (stream)": json.dumps(CREATE).encode(),
+    }
+    rows = []
+
+    async def measure() -> None:
+        for label, body in bodies.items():
+            n = count // 10 if "stream" in label else count
+
+            async def direct(body: bytes = body) -> None:
+                server = PlatformChatKitServer.for_request(context)
+                result = await server.process(body, context)
+                if isinstance(result, StreamingResult):
+                    async for _ in result:
+                        pass
+
+            async def through_endpoint(body: bytes = body) -> None:
+                assert await _asgi_call(application, path, body, headers) == 200
+
+            inner = await _cpu_per_request(direct, n)
+            outer = await _cpu_per_request(through_endpoint, n)
+            rows.append((label, inner, outer))
+
+    asyncio.run(measure())
+    return rows
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    parser.add_argument("--no-cpu", action="store_true", help="skip the in-process CPU part")
+    parser.add_argument("--no-uvicorn", action="store_true", help="skip ours under uvicorn")
+    options = parser.parse_args()
+    seconds = 3 if options.quick else 10
+    first_requests = 20 if options.quick else 128
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        print("note: DATABASE_URL is not PostgreSQL; the figures will not be comparable")
+    setup = platform_setup()
+    ours_headers = {"Authorization": f"Bearer {setup.key}", "X-ChatKit-User": END_USER}
+    app = "chatkit_platform.asgi:application"
+    path = "/t/bench/agents/assistant/chatkit"
+    servers = [
+        start_server("platform/daphne", app, path, ours_headers),
+        start_server("official/daphne", "bench.endpoint_load:official_application", "/chatkit", {}),
+    ]
+    if not options.no_uvicorn:
+        servers.insert(1, start_server("platform/uvicorn", app, path, ours_headers, "uvicorn"))
+    try:
+        threads = {server.label: seed_thread(server) for server in servers}
+        print(f"# endpoint_load {'(quick) ' if options.quick else ''}{time.strftime('%F %T')}")
+        print(f"load average before: {os.getloadavg()[0]:.1f};"
+              f" python {platform.python_version()}, {os.cpu_count()} cores,"
+              f" database {os.environ.get('DATABASE_URL', 'sqlite').split('@')[-1]},"
+              f" redis {'yes' if os.environ.get('REDIS_URL') else 'no'}\n")  # fmt: skip
+        print("| workload | c | server | req/s | p50 ms | p99 ms | errors |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        results: dict[tuple[str, int, str], Load] = {}
+        for label, body in [("threads.create (stream)", CREATE), ("threads.list", LIST),
+                            ("items.list", "items")]:  # fmt: skip
+            for connections in CONCURRENCY:
+                for server in servers:
+                    payload = (
+                        body
+                        if body != "items"
+                        else {
+                            "type": "items.list",
+                            "params": {"thread_id": threads[server.label], "limit": 20},
+                        }
+                    )
+                    wrk(server, payload, connections, 1)  # warm-up, not counted
+                    load = wrk(server, payload, connections, seconds)  # type: ignore[arg-type]
+                    results[(label, connections, server.label)] = load
+                    print(f"| {label} | {connections} | {server.label} | {load.rps:.0f} |"
+                          f" {load.p50_ms:.1f} | {load.p99_ms:.1f} | {load.errors} |",
+                          flush=True)  # fmt: skip
+        print("\n| workload | c | req/s ratio | p50 ratio | p99 ratio |")
+        print("| --- | --- | --- | --- | --- |")
+        for (label, connections, name), ours in results.items():
+            if name != "platform/daphne":
+                continue
+            theirs = results[(label, connections, "official/daphne")]
+            rps, p50 = _ratio(ours.rps, theirs.rps), _ratio(theirs.p50_ms, ours.p50_ms)
+            p99 = _ratio(theirs.p99_ms, ours.p99_ms)
+            print(f"| {label} | {connections} | {rps:.2f}x | {p50:.2f}x | {p99:.2f}x |")
+        print("\n| time to first event, threads.create | c | server | p50 ms | p99 ms |")
+        print("| --- | --- | --- | --- | --- |")
+        for connections in CONCURRENCY:
+            for server in servers:
+                p50, p99 = first_event(server, connections, max(first_requests, connections))
+                row = f"| threads.create | {connections} | {server.label} | {p50:.1f} | {p99:.1f} |"
+                print(row, flush=True)
+    finally:
+        for server in servers:
+            server.stop()
+    if not options.no_cpu:
+        print("\n| CPU per request (in-process) | process() ms | endpoint ms | added ms |")
+        print("| --- | --- | --- | --- |")
+        thread_id = threads["platform/daphne"]
+        for label, inner, outer in cpu_on_top(setup.key, thread_id, 100 if options.quick else 1000):
+            print(f"| {label} | {inner:.3f} | {outer:.3f} | {outer - inner:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Deleting a thread with everything that belongs to it."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from tenants.exceptions import ObjectNotFound
+from tenants.models import Attachment, Tenant, Thread
+from tenants.services.audit import Actor, audit_event_record
+
+
+@transaction.atomic
+def thread_delete(
+    *,
+    tenant: Tenant,
+    thread_id: str,
+    actor: Actor = None,
+    actor_label: str | None = None,
+    ip: str | None = None,
+) -> None:
+    """Delete the thread, its items, feedback and attachments; another tenant's is missing."""
+    thread = Thread.objects.for_tenant(tenant).filter(public_id=thread_id).first()
+    if thread is None:
+        raise ObjectNotFound("thread", thread_id)
+    # Attachments only lose their thread link when a thread is deleted (SET_NULL, which
+    # suits the store's own delete); deleting a thread through the API takes them along.
+    Attachment.objects.for_tenant(tenant).filter(thread_id=thread.pk).delete()
+    audit_event_record(
+        tenant=tenant,
+        actor=actor,
+        actor_label=actor_label,
+        action="thread.delete",
+        target=thread,
+        before={"id": thread.public_id, "user": thread.end_user_id, "title": thread.title},
+        ip=ip,
+    )
+    thread.delete()  # items and feedback go by CASCADE
