@@ -33,8 +33,15 @@ from tenants.models import ApiKey, Tenant
 from tenants.services import IssuedApiKey, api_key_create
 from tenants.services.tenants import tenant_update
 from tests.support.live_server import LiveServer
-from tests.support.openai_stub import HTTPError, OpenAIStub, Reasoning, RecordedRequest, Script
-from tests.support.openai_stub import Text, Turn
+from tests.support.openai_stub import (
+    HTTPError,
+    OpenAIStub,
+    Reasoning,
+    RecordedRequest,
+    Script,
+    Text,
+    Turn,
+)
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 STATIC_DIR = BASE_DIR / "console" / "static" / "chatkit_platform"
@@ -68,7 +75,7 @@ class ScriptedModel:
                 first = last not in self.failed
                 self.failed.add(last)
             if first:
-                return HTTPError(400, "Scripted failure for the retry test.", "invalid_request_error")
+                return HTTPError(400, "Scripted failure for the retry.", "invalid_request_error")
             return Turn([Text("Recovered after a retry.")])
         if "[think]" in last:
             return Turn([Reasoning(["Weighing the **options** first."]), Text("Thought it over.")])
@@ -102,6 +109,7 @@ def demo_agent(acme: Tenant) -> Agent:
         instructions="Answer briefly.", code_tools=DEMO_TOOLS,
     )  # fmt: skip
     agent_publish(tenant=acme, agent_id=agent.pk)
+    agent.refresh_from_db()
     return agent
 
 
@@ -112,6 +120,7 @@ def scripted(acme: Tenant) -> Agent:
         instructions="Answer briefly.",
     )  # fmt: skip
     agent_publish(tenant=acme, agent_id=agent.pk)
+    agent.refresh_from_db()
     return agent
 
 
@@ -205,7 +214,10 @@ html, body { height: 100%; margin: 0; }
 body { background: #eef0f4; font-family: system-ui, sans-serif; display: flex; }
 body[data-theme="dark"] { background: #0c0d10; }
 chatkit-client { flex: 1; margin: 16px; height: auto; }
-@media (max-width: 500px) { chatkit-client { margin: 0; } chatkit-client::part(root) { border-radius: 0; } }
+@media (max-width: 500px) {
+  chatkit-client { margin: 0; }
+  chatkit-client::part(root) { border-radius: 0; }
+}
 """
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from hosted_agents.models import Agent
-from tenants.services import IssuedApiKey
+from tenants.models import Tenant
+from tenants.services import IssuedApiKey, client_session_cancel, client_session_create
 from tests.console.conftest import END_USER, SLOW_WORDS, Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -41,9 +41,11 @@ def open_page(browser: Browser) -> Iterator[OpenPage]:
         page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
         page.on(
             "console",
-            lambda message: problems.append(f"console: {message.text}")
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None,
+            lambda message: (
+                problems.append(f"console: {message.text}")
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
         )
         page.goto(url)
         expect(page.locator("chatkit-client .composer")).to_be_visible()
@@ -236,38 +238,41 @@ def test_reload_mid_answer_follows_the_run_to_its_end(
 def test_client_secret_comes_from_the_site_and_is_refreshed_after_a_401(
     open_page: OpenPage,
     site: Site,
+    acme: Tenant,
     scripted: Agent,
-    chat_key: IssuedApiKey,
     screenshots: Path,
 ) -> None:
     """The embedding of the README: the element made by the site's script, which fetches
-    secrets from its own backend. The first secret is stale; the component asks again.
-
-    The sessions API that mints real client secrets is not on this branch, so the site's
-    backend hands out the API key here; what is tested is the component's side.
+    client secrets from the site's backend (here: files the test writes from real
+    sessions). The first secret was cancelled meanwhile; the component asks for another.
     """
-    secrets = [{"client_secret": "ckp_live_stale0000000000000000"}, {"client_secret": chat_key.raw}]
-    for number, secret in enumerate(secrets, start=1):
-        (site.root / f"secret-{number}.json").write_text(json.dumps(secret))
+    stale, fresh = (
+        client_session_create(tenant=acme, agent=scripted, user=END_USER, workflow_ref="scripted")
+        for _ in range(2)
+    )
+    client_session_cancel(tenant=acme, session_id=stale.session.public_id)
+    for number, issued in enumerate((stale, fresh), start=1):
+        answer = {
+            "client_secret": issued.client_secret,
+            "expires_at": int(issued.session.expires_at.timestamp()),
+        }
+        (site.root / f"secret-{number}.json").write_text(json.dumps(answer))
     (site.root / "embed.js").write_text(EMBED_JS)
     endpoint = site.platform.url(f"/t/acme/agents/{scripted.slug}/chatkit")
     csp = (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
         f"connect-src 'self' {site.platform.base_url}"
     )
-    (site.root / "embed.html").write_text(
-        EMBED_HTML.format(csp=csp, endpoint=endpoint, user=END_USER)
-    )
+    (site.root / "embed.html").write_text(EMBED_HTML.format(csp=csp, endpoint=endpoint))
     page = open_page(f"{site.origin}/embed.html", PHONE)
     send(page, "Hello from a phone")
 
     expect(page.locator(".assistant").last).to_have_text(
         "A short scripted answer.", timeout=WAIT_MS
     )
-    requests: list[Any] = page.evaluate("window.secretRequests")
-    # First call: no secret yet; second: after a 401, naming the secret that failed.
-    assert requests[:2] == [None, "ckp_live_stale0000000000000000"]
-    assert len(requests) == 2
+    # First call: no secret yet; second: after the refusal, naming the secret refused.
+    assert page.evaluate("window.secretRequests") == [None, stale.client_secret]
+    expect(page.locator(".thread")).to_contain_text("Hello from a phone")
     shot(page, screenshots, "embedded-phone")
 
 
@@ -279,7 +284,7 @@ EMBED_HTML = """<!doctype html>
 <link rel="stylesheet" href="/site.css">
 <script src="/static/chatkit_platform/chatkit-client.js" defer></script>
 <script src="/embed.js" defer></script>
-</head><body data-endpoint="{endpoint}" data-user="{user}"></body></html>
+</head><body data-endpoint="{endpoint}"></body></html>
 """
 
 EMBED_JS = """
@@ -290,7 +295,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
 });
 const chat = document.createElement("chatkit-client");
 chat.setAttribute("endpoint", document.body.dataset.endpoint);
-chat.setAttribute("user", document.body.dataset.user);
 chat.setAttribute("heading", "Help");
 chat.getClientSecret = async (current) => {
   window.secretRequests.push(current);
