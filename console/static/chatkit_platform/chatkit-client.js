@@ -348,30 +348,31 @@
       return url.href;
     }
 
-    async credential(refresh) {
+    /**
+     * Return the secret to send. `refused` is the secret a request was just refused with:
+     * a new one is fetched only if it is still the current one. Callers that come while a
+     * fetch is under way share it.
+     */
+    async credential(refused) {
       const fetchSecret = this.element.getClientSecret;
-      if (typeof fetchSecret !== "function") return this.element.token;
+      if (typeof fetchSecret !== "function") return { value: this.element.token };
+      if (this.fetching) return this.fetching;
       const expired = this.secret && this.secret.expiresAt && this.secret.expiresAt - Date.now() < SECRET_REFRESH_MARGIN_MS;
-      if (refresh || !this.secret || expired) {
-        const stale = this.secret;
-        // Requests that find the same stale secret share one call to the host's backend.
-        if (!this.fetching || this.fetching.stale !== stale) {
-          const promise = Promise.resolve(fetchSecret(stale ? stale.value : null)).then(normalizeSecret);
-          this.fetching = { stale, promise };
-          promise.then((secret) => { this.secret = secret; }, () => {}).finally(() => {
-            if (this.fetching && this.fetching.promise === promise) this.fetching = null;
-          });
-        }
-        return (await this.fetching.promise).value;
+      if (this.secret && !expired && !(refused && refused === this.secret)) return this.secret;
+      const previous = this.secret;
+      this.fetching = Promise.resolve(fetchSecret(previous ? previous.value : null)).then(normalizeSecret);
+      try {
+        this.secret = await this.fetching;
+      } finally {
+        this.fetching = null;
       }
-      return this.secret.value;
+      return this.secret;
     }
 
-    async headers(refresh, withBody) {
+    async headers(secret, withBody) {
       const headers = { Accept: withBody ? "text/event-stream, application/json" : "text/event-stream" };
       if (withBody) headers["Content-Type"] = "application/json";
-      const token = await this.credential(refresh);
-      if (token) headers.Authorization = `Bearer ${token}`;
+      if (secret.value) headers.Authorization = `Bearer ${secret.value}`;
       if (this.element.user) headers["X-ChatKit-User"] = this.element.user;
       if (navigator.language) headers["Accept-Language"] = navigator.language;
       return Object.assign(headers, this.element.headers || {});
@@ -380,17 +381,19 @@
     /** Send with the credential; on a 401 with a client secret, refresh it once and resend. */
     async send(url, init, withBody) {
       const refreshable = typeof this.element.getClientSecret === "function";
+      const secret = await this.credential(null);
       let response;
       try {
-        response = await this.fetch(url, { ...init, headers: await this.headers(false, withBody) });
+        response = await this.fetch(url, { ...init, headers: await this.headers(secret, withBody) });
       } catch (error) {
         // A cross-origin 401 without CORS headers reaches a page as a network error:
         // with a client secret in use, fetch a new one and try once more.
-        if (!(refreshable && this.secret && error.code === "network")) throw error;
+        if (!(refreshable && error.code === "network")) throw error;
         response = { status: 401 };
       }
       if (response.status === 401 && refreshable) {
-        response = await this.fetch(url, { ...init, headers: await this.headers(true, withBody) });
+        const next = await this.credential(secret);
+        response = await this.fetch(url, { ...init, headers: await this.headers(next, withBody) });
       }
       if (!response.ok) throw await errorFrom(response);
       return response;
