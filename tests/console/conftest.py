@@ -148,8 +148,38 @@ class _SiteHandler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 
+    def do_POST(self) -> None:
+        """Answer `/scripted/chatkit` from `server.script` (see `ScriptedEndpoint`)."""
+        script: ScriptedEndpoint | None = getattr(self.server, "script", None)
+        if script is None or self.path != "/scripted/chatkit":
+            self.send_error(404)
+            return
+        request = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        script.requests.append(request)
+        answer = script.answers.get(request["type"], {"data": [], "has_more": False})
+        if isinstance(answer, list):
+            body = b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in answer)
+            content_type = "text/event-stream"
+        else:
+            body, content_type = json.dumps(answer).encode(), "application/json"
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+@dataclass
+class ScriptedEndpoint:
+    """A fake ChatKit endpoint at the site's `/scripted/chatkit`, for what the platform's
+    agents do not produce: each request type gets its scripted answer (a list: SSE events;
+    anything else: JSON), and every request is recorded."""
+
+    answers: dict[str, Any] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -165,13 +195,22 @@ class Site:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
+    def scripted(self) -> ScriptedEndpoint:
+        script = ScriptedEndpoint()
+        self.server.script = script  # type: ignore[attr-defined]
+        return script
+
     def page(self, name: str, *, agent: str, token: str, theme: str = "light", **attrs: str) -> str:
-        """Write a page that embeds <chatkit-client> for `agent`; return its URL."""
+        """Write a page that embeds <chatkit-client> for `agent`; return its URL.
+
+        The agent "scripted-endpoint" is the site's own `ScriptedEndpoint`."""
         endpoint = self.platform.url(f"/t/acme/agents/{agent}/chatkit")
+        if agent == "scripted-endpoint":
+            endpoint = f"{self.origin}/scripted/chatkit"
         extra = "".join(f' {key.replace("_", "-")}="{value}"' for key, value in attrs.items())
         csp = (
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-            f"connect-src {self.platform.base_url}"
+            f"connect-src 'self' {self.platform.base_url}"
         )
         html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

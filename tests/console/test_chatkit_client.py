@@ -8,8 +8,10 @@ test-results/screenshots/.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -25,6 +27,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 30_000
 LAST_WORD = f"word{SLOW_WORDS - 1}"
+PENDING = re.compile(r"\bpending\b")
 
 OpenPage = Callable[..., Page]
 
@@ -61,6 +64,8 @@ def open_page(browser: Browser) -> Iterator[OpenPage]:
 
 
 def send(page: Page, text: str) -> None:
+    """Type and send a message, once the answer before it (if any) has ended."""
+    expect(page.locator("chatkit-client .send")).to_be_enabled(timeout=WAIT_MS)
     box = page.locator("chatkit-client textarea.input")
     box.fill(text)
     box.press("Enter")
@@ -81,9 +86,9 @@ def test_answer_streams_in_word_by_word(
     expect(answer).to_contain_text("word3", timeout=WAIT_MS)
     # Part of the answer is on screen while the rest is still on its way.
     assert LAST_WORD not in answer.inner_text()
-    expect(answer).to_have_class("item assistant pending")
+    expect(answer).to_have_class(PENDING)
     expect(answer).to_contain_text(LAST_WORD, timeout=WAIT_MS)
-    expect(answer).not_to_have_class("item assistant pending")
+    expect(answer).not_to_have_class(PENDING)
     expect(page.locator(".send")).to_be_enabled()
 
 
@@ -228,7 +233,7 @@ def test_reload_mid_answer_follows_the_run_to_its_end(
     answer = page.locator(".assistant")
     # The reopened thread follows the run still in progress, and gets all of it once.
     expect(answer).to_contain_text(LAST_WORD, timeout=WAIT_MS)
-    expect(answer).not_to_have_class("item assistant pending")
+    expect(answer).not_to_have_class(PENDING)
     expect(answer).to_have_count(1)
     expect(page.locator(".user")).to_have_count(1)
     assert answer.inner_text().count("word1 ") == 1
@@ -303,3 +308,133 @@ chat.getClientSecret = async (current) => {
 };
 document.body.append(chat);
 """
+
+
+def _item(item_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+    return {"id": item_id, "thread_id": "thr_1", "created_at": "2026-01-01T10:00:00Z",
+            "type": kind, **fields}  # fmt: skip
+
+
+def _action(kind: str, **payload: Any) -> dict[str, Any]:
+    return {"type": kind, "payload": payload, "handler": "server", "loadingBehavior": "auto",
+            "streaming": True}  # fmt: skip
+
+
+UNSAFE_MARKDOWN = (
+    "Here is **bold**, `code` and a [safe link](https://example.com/docs).\n\n"
+    "- first\n- second\n\n"
+    "```python\nprint('hi')\n```\n\n"
+    "Not HTML: <img src=x onerror=alert(1)> and [not a link](javascript:alert(1))."
+)
+
+TASK_CARD = {
+    "type": "Card",
+    "size": "md",
+    "children": [
+        {"type": "Row", "children": [
+            {"type": "Title", "value": "New task", "size": "sm"},
+            {"type": "Spacer"},
+            {"type": "Badge", "label": "Draft", "color": "info", "pill": True},
+        ]},
+        {"type": "Form", "direction": "col", "gap": 3, "children": [
+            {"type": "Label", "value": "Title", "fieldName": "task.title"},
+            {"type": "Input", "name": "task.title", "placeholder": "What needs doing?",
+             "required": True},
+            {"type": "Row", "gap": 3, "children": [
+                {"type": "Select", "name": "task.priority", "defaultValue": "normal", "options": [
+                    {"value": "normal", "label": "Normal"}, {"value": "high", "label": "High"}]},
+                {"type": "Checkbox", "name": "notify", "label": "Notify the team"},
+            ]},
+            {"type": "Divider"},
+            {"type": "Row", "justify": "end", "children": [
+                {"type": "Button", "label": "Save task", "submit": True,
+                 "onClickAction": _action("task.save", list_id=7)},
+            ]},
+        ]},
+    ],
+}  # fmt: skip
+
+LIST_WIDGET = {
+    "type": "ListView",
+    "limit": 2,
+    "children": [
+        {"type": "ListViewItem", "children": [
+            {"type": "Text", "value": f"Item {n}", "weight": "medium"},
+            {"type": "Caption", "value": f"Caption {n}"}]}
+        for n in range(1, 4)
+    ] + [{"type": "ListViewItem", "children": [{"type": "Sparkline", "points": [1, 2]}]}],
+}  # fmt: skip
+
+
+def test_widgets_render_and_their_actions_carry_the_form_values(
+    open_page: OpenPage, site: Site, screenshots: Path
+) -> None:
+    """Against the site's scripted endpoint: the platform's agents do not make these."""
+    script = site.scripted()
+    script.answers["threads.create"] = [
+        {"type": "thread.created", "thread": {"id": "thr_1", "created_at": "2026-01-01T10:00:00Z",
+         "status": {"type": "active"}, "metadata": {}, "items": {"data": [], "has_more": False}}},
+        {"type": "thread.item.done", "item": _item("msg_u1", "user_message", content=[
+            {"type": "input_text", "text": "Make me a task"}], attachments=[],
+            inference_options={})},
+        {"type": "stream_options", "stream_options": {"allow_cancel": True}},
+        {"type": "thread.item.done", "item": _item("msg_a1", "assistant_message", content=[
+            {"type": "output_text", "text": UNSAFE_MARKDOWN, "annotations": []}])},
+        {"type": "thread.item.done", "item": _item("msg_w1", "widget", widget=TASK_CARD)},
+        {"type": "thread.item.done", "item": _item("msg_w2", "widget", widget=LIST_WIDGET)},
+        {"type": "notice", "level": "info", "message": "Tasks are saved to **Inbox**."},
+    ]  # fmt: skip
+    script.answers["threads.custom_action"] = [
+        {"type": "stream_options", "stream_options": {"allow_cancel": True}},
+        {"type": "progress_update", "text": "Saving…"},
+        {"type": "thread.item.updated", "item_id": "msg_w1", "update": {
+            "type": "widget.root.updated", "widget": {"type": "Card", "children": [
+                {"type": "Text", "value": "Saved to Inbox", "color": "success"}]}}},
+    ]  # fmt: skip
+    page = open_page(site.page("widgets", agent="scripted-endpoint", token="unused"))
+    send(page, "Make me a task")
+
+    answer = page.locator(".assistant")
+    expect(answer.locator("strong")).to_have_text("bold")
+    expect(answer.locator("li")).to_have_count(2)
+    expect(answer.locator("pre.code")).to_have_attribute("data-lang", "python")
+    expect(answer.locator("a")).to_have_count(1)
+    expect(answer.locator("a")).to_have_attribute("href", "https://example.com/docs")
+    expect(answer).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text
+    expect(answer.locator("img")).to_have_count(0)
+    expect(answer).to_contain_text("and not a link.")  # a javascript: link is only its text
+    expect(page.locator(".notice strong")).to_have_text("Inbox")
+    expect(page.locator(".log > .item").last).to_have_class(re.compile(r"\bnotice-info\b"))
+
+    card = page.locator('[data-item-id="msg_w1"]')
+    expect(card.locator(".w-badge")).to_have_text("Draft")
+    listing = page.locator('[data-item-id="msg_w2"]')
+    expect(listing.locator(".w-list-item:visible")).to_have_count(2)
+    listing.get_by_role("button", name="Show 2 more").click()
+    expect(listing.locator(".w-unknown-label")).to_have_text("Unsupported widget: Sparkline")
+    shot(page, screenshots, "widgets-desktop")
+
+    card.get_by_role("button", name="Save task").click()  # the required title is empty
+    assert [r["type"] for r in script.requests].count("threads.custom_action") == 0
+    card.get_by_label("Title").fill("Write the release notes")
+    card.locator("select").select_option("high")
+    card.get_by_label("Notify the team").check()
+    card.get_by_role("button", name="Save task").click()
+
+    expect(card).to_have_text("Saved to Inbox")
+    action = next(r for r in script.requests if r["type"] == "threads.custom_action")
+    assert action["params"] == {
+        "thread_id": "thr_1",
+        "item_id": "msg_w1",
+        "action": {
+            "type": "task.save",
+            "payload": {
+                "list_id": 7,
+                "task": {"title": "Write the release notes", "priority": "high"},
+                "notify": True,
+            },
+        },
+    }
+    page.set_viewport_size(PHONE)
+    page.locator("chatkit-client").evaluate("(el) => el.setAttribute('theme', 'dark')")
+    shot(page, screenshots, "widgets-dark-phone")

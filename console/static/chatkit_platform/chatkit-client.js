@@ -240,7 +240,7 @@
   }
 
   const INLINE =
-    /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|__(?=\S)([\s\S]*?\S)__|~~(?=\S)([\s\S]*?\S)~~|\*(?=[^\s*])([^*]*?[^\s*]|[^\s*])\*|(?<![\w])_(?=[^\s_])([^_]*?[^\s_]|[^\s_])_(?![\w])|\[([^\]\n]+)\]\(\s*<?([^\s)>]+)>?(?:\s+"[^"]*")?\s*\)|<?(https?:\/\/[^\s<>]*[^\s<>.,;:!?'")\]])>?/g;
+    /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|__(?=\S)([\s\S]*?\S)__|~~(?=\S)([\s\S]*?\S)~~|\*(?=[^\s*])([^*]*?[^\s*]|[^\s*])\*|(?<![\w])_(?=[^\s_])([^_]*?[^\s_]|[^\s_])_(?![\w])|\[([^\]\n]+)\]\(\s*<?((?:[^\s()<>]|\([^\s()<>]*\))+)>?(?:\s+"[^"]*")?\s*\)|<?(https?:\/\/[^\s<>]*[^\s<>.,;:!?'")\]])>?/g;
 
   /** Append `text` to `parent`, with inline code, emphasis, strike-through and safe links. */
   function inline(parent, text) {
@@ -1361,7 +1361,7 @@
 
     upsertItem(item, pending = false) {
       if (!item || !item.id || item.type === "hidden_context_item" || item.type === "sdk_hidden_context") return;
-      const copy = clone(item);
+      const copy = item.id.startsWith("local_") ? { ...item } : clone(item);
       copy._pending = pending;
       const index = this.items.findIndex((known) => known.id === item.id);
       if (index >= 0) this.items[index] = copy;
@@ -1452,6 +1452,8 @@
         generated_image: () => this.renderImage(item),
         structured_input: () => this.renderStructuredInput(item),
         end_of_turn: () => h("div", { class: "end-of-turn", hidden: true }),
+        _error: () => this.renderError(item),
+        _notice: () => this.renderNotice(item),
       }[item.type];
       const node = render ? render() : h("div", { class: "item unknown-item" }, `Unsupported item: ${item.type}`);
       node.dataset.itemId = item.id;
@@ -1664,7 +1666,7 @@
     // -- client tools
 
     async answerPendingClientTool() {
-      const last = this.items[this.items.length - 1];
+      const last = this.items.filter((item) => !item.id.startsWith("local_")).pop();
       if (!last || last.type !== "client_tool_call" || last.status !== "pending" || last._running) return;
       last._running = true;
       this.scheduleRender(last.id);
@@ -1685,18 +1687,30 @@
 
     // -- errors and retry
 
+    /** Show an error in the conversation (a local item: it is not part of the thread). */
     showError(event, retry) {
       const generic = "Something went wrong while answering. Please try again.";
       const message = event.code === "custom" || event.message ? event.message || generic : generic;
       this.emit("error", { code: event.code || "error", message });
+      const canRetry = Boolean(retry) && event.allow_retry !== false;
+      this.addLocalItem({ type: "_error", message, retry: canRetry ? retry : null });
+    }
+
+    addLocalItem(fields) {
+      this._local = (this._local || 0) + 1;
+      this.upsertItem({ id: `local_${this._local}`, ...fields });
+    }
+
+    renderError(item) {
       const node = h("div", { class: "item error-item", role: "alert" },
-        icon("alert"), h("span", { class: "error-text" }, message));
-      if (retry && event.allow_retry !== false) {
-        node.append(h("button", { type: "button", class: "btn btn-secondary retry", onclick: () => { node.remove(); retry(); } }, icon("retry"), "Retry"));
+        icon("alert"), h("span", { class: "error-text" }, item.message));
+      if (item.retry) {
+        node.append(h("button", {
+          type: "button", class: "btn btn-secondary retry",
+          onclick: () => { this.removeItem(item.id); item.retry(); },
+        }, icon("retry"), "Retry"));
       }
-      this.el.log.append(node);
-      this.el.empty.hidden = true;
-      this.el.log.scrollTop = this.el.log.scrollHeight;
+      return node;
     }
 
     /** Answer again from the last user message (what Retry on an error event does). */
@@ -1705,15 +1719,17 @@
       if (!this.threadId || index < 0) return;
       const userMessage = this.items[index];
       for (const item of this.items.slice(index + 1)) this.removeItem(item.id);
-      for (const node of this.el.log.querySelectorAll(".error-item, .notice")) node.remove();
       return this.stream("threads.retry_after_item", { thread_id: this.threadId, item_id: userMessage.id });
     }
 
     addNotice(event) {
       const level = /^(info|warning|danger)$/.test(event.level) ? event.level : "info";
-      const node = h("div", { class: `item notice notice-${level}`, role: level === "info" ? "status" : "alert" },
-        event.title ? h("strong", {}, event.title) : null, h("div", { class: "md" }, markdown(event.message || "")));
-      this.el.log.append(node);
+      this.addLocalItem({ type: "_notice", level, title: event.title, message: event.message });
+    }
+
+    renderNotice(item) {
+      return h("div", { class: `item notice notice-${item.level}`, role: item.level === "info" ? "status" : "alert" },
+        item.title ? h("strong", {}, item.title) : null, h("div", { class: "md" }, markdown(item.message || "")));
     }
 
     // -- attachments
