@@ -50,7 +50,7 @@ CHROMIUM = "/usr/bin/chromium"
 STUB_KEY = "sk-stub-0123456789abcdef"
 SLOW_WORDS = 40
 SLOW_DELAY = 0.12
-DEMO_TOOLS = ["calculator", "current_time", "show_table", "switch_theme"]
+DEMO_TOOLS = ["calculator", "current_time", "show_table", "switch_theme", "analyze_text"]
 END_USER = "browser-user"
 
 

@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Browser, Page, expect
 
 from hosted_agents.models import Agent
 from tenants.models import Tenant
 from tenants.services import IssuedApiKey, client_session_cancel, client_session_create
-from tests.console.conftest import END_USER, SLOW_WORDS, Site
+from tests.console.conftest import END_USER, SLOW_WORDS, STUB_KEY, Site
+from tests.support.celery_worker import CeleryWorker, isolated_broker
+from tests.support.live_server import LiveServer
+from tests.support.openai_stub import OpenAIStub
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -28,6 +32,7 @@ PHONE = {"width": 390, "height": 844}
 WAIT_MS = 30_000
 LAST_WORD = f"word{SLOW_WORDS - 1}"
 PENDING = re.compile(r"\bpending\b")
+LONG_TOOLS = settings.CELERY_LONG_TOOL_QUEUE  # before isolated_broker renames it
 
 OpenPage = Callable[..., Page]
 
@@ -438,3 +443,35 @@ def test_widgets_render_and_their_actions_carry_the_form_values(
     page.set_viewport_size(PHONE)
     page.locator("chatkit-client").evaluate("(el) => el.setAttribute('theme', 'dark')")
     shot(page, screenshots, "widgets-dark-phone")
+
+
+@pytest.fixture
+def worker_site(
+    site: Site, tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub
+) -> Iterator[Site]:
+    """The site, with a platform of its own that sends long tool calls to a real worker."""
+    with isolated_broker(tmp_path_factory.mktemp("celery")) as broker:
+        # The platform process queues on the settings' queue (isolated_broker renames it in
+        # this process only), so the worker serves that one, in this run's broker folder.
+        worker = CeleryWorker.start(broker, tmp_path_factory.mktemp("worker"), queue=LONG_TOOLS)
+        env = {"OPENAI_API_KEY": STUB_KEY, "OPENAI_BASE_URL": stub.base_url}
+        if broker.data_dir is not None:
+            env["PLATFORM_DATA_DIR"] = str(broker.data_dir)
+        platform = LiveServer.start("daphne", tmp_path_factory.mktemp("daphne"), env=env)
+        try:
+            yield Site(site.root, site.server, platform)
+        finally:
+            platform.stop()
+            worker.stop()
+
+
+def test_a_long_tool_shows_its_progress_from_the_worker(
+    open_page: OpenPage, worker_site: Site, demo_agent: Agent, chat_key: IssuedApiKey
+) -> None:
+    page = open_page(worker_site.page("long", agent=demo_agent.slug, token=chat_key.raw))
+    send(page, 'analyze_text "The cat sat on the mat. The dog ran far away."')
+
+    progress = page.locator(".progress")
+    expect(progress).to_contain_text("Counting words", timeout=WAIT_MS)
+    expect(page.locator(".assistant").last).to_contain_text('"words": 11', timeout=WAIT_MS)
+    expect(progress).to_be_hidden()
