@@ -263,8 +263,28 @@ class Load:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    match = re.match(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:  # "-nan": no request finished
+        return float("nan")
+    value, unit = match.groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(server: Server, timeout: float = 300) -> None:
+    """Wait until the server process is idle: the platform's runs outlive wrk's connections."""
+    deadline = time.monotonic() + timeout
+    last = _cpu_seconds(server.process.pid)
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = _cpu_seconds(server.process.pid)
+        if now - last < 0.05:
+            return
+        last = now
 
 
 def wrk(server: Server, body: dict[str, Any], connections: int, seconds: int) -> Load:
@@ -280,8 +300,9 @@ def wrk(server: Server, body: dict[str, Any], connections: int, seconds: int) ->
     ).stdout  # fmt: skip
     os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    # The distribution's own lines ("     50%  130.08ms"), not a "+/- Stdev" column.
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     return Load(rps, p50, p99, errors)
@@ -465,8 +486,12 @@ def main() -> None:
                             "params": {"thread_id": threads[server.label], "limit": 20},
                         }
                     )
+                    wait_idle(server)
                     wrk(server, payload, connections, 1)  # warm-up, not counted
-                    load = wrk(server, payload, connections, seconds)  # type: ignore[arg-type]
+                    wait_idle(server)
+                    # A streamed turn at 64 connections may take longer than a short window.
+                    window = seconds * 2 if connections > 16 and body is CREATE else seconds
+                    load = wrk(server, payload, connections, window)  # type: ignore[arg-type]
                     results[(label, connections, server.label)] = load
                     print(f"| {label} | {connections} | {server.label} | {load.rps:.0f} |"
                           f" {load.p50_ms:.1f} | {load.p99_ms:.1f} | {load.errors} |",
@@ -484,6 +509,7 @@ def main() -> None:
         print("| --- | --- | --- | --- | --- |")
         for connections in CONCURRENCY:
             for server in servers:
+                wait_idle(server)
                 p50, p99 = first_event(server, connections, max(first_requests, connections))
                 row = f"| threads.create | {connections} | {server.label} | {p50:.1f} | {p99:.1f} |"
                 print(row, flush=True)

@@ -66,6 +66,7 @@ _SSE_HEADERS = [
     # Proxies such as nginx buffer responses unless told not to.
     (b"x-accel-buffering", b"no"),
 ]
+_STREAM_FAILED = b'data: {"type":"error","code":"stream.error","allow_retry":false}\n\n'
 _THREAD_BUSY = (
     b'data: {"type":"error","code":"custom","message":"This conversation is still answering '
     b'the previous message. Wait for the answer to finish, then send again.",'
@@ -180,7 +181,7 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
     async def _refuse(self, error: EndpointError) -> None:
         if self._started:
             # Headers are out: a refusal can only be a protocol error event now.
-            await self.send_body(b'data: {"type":"error","code":"stream.error"}\n\n')
+            await self.send_body(_STREAM_FAILED)
             return
         self._started = True
         headers = [_JSON, *self._cors, *error.headers]

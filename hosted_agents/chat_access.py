@@ -31,14 +31,13 @@ from typing import Any
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from hosted_agents.exceptions import ObjectNotFound
+from hosted_agents.exceptions import CredentialMismatch, ObjectNotFound
 from hosted_agents.models import Agent, AgentVersion
 from hosted_agents.runtime import RequestContext
 from tenants.exceptions import (
     ApiKeyRejected,
     ClientSecretRejected,
     RejectionReason,
-    TenancyError,
 )
 from tenants.key_format import CLIENT_SECRET_PREFIX, key_hash, key_lookup_id
 from tenants.models import ApiKey, ClientSession
@@ -72,14 +71,6 @@ class OperatorCredential:
 
 
 Credential = ApiKeyCredential | ClientSecretCredential | OperatorCredential
-
-
-class CredentialMismatch(TenancyError):
-    """A valid credential used on another tenant's (or agent's) endpoint."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(f"this credential is not valid for this {what}")
-        self.what = what
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
     TenancyError (tenants.exceptions)  shared with the tenants app, so one handler maps both
     ├── ObjectNotFound                 no such agent, version or tool in this tenant
     ├── AlreadyExists                  an agent slug or tool name is taken
-    └── InvalidInput                   a value the edge should have refused (field, message)
+    ├── InvalidInput                   a value the edge should have refused (field, message)
+    └── CredentialMismatch             a valid credential used on another tenant's or agent's
+                                       endpoint (hosted_agents.chat_access)
 
     HostedAgentsError                  a rule of this app was broken
     ├── UnknownToolError               no code tool is registered under that name (LookupError)
@@ -21,12 +23,13 @@ the end user; the management API answers them as 4xx.
 
 from __future__ import annotations
 
-from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
+from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound, TenancyError
 
 __all__ = [
     "AgentMisconfigured",
     "AgentNotPublished",
     "AlreadyExists",
+    "CredentialMismatch",
     "HostedAgentsError",
     "ImmutableVersionError",
     "InvalidInput",
@@ -35,6 +38,14 @@ __all__ = [
     "TenantInactive",
     "UnknownToolError",
 ]
+
+
+class CredentialMismatch(TenancyError):
+    """A valid credential used on another tenant's (or agent's) endpoint."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"this credential is not valid for this {what}")
+        self.what = what
 
 
 class HostedAgentsError(Exception):

@@ -252,10 +252,6 @@ def agent_update(
     return agent
 
 
-_WORKFLOW_ID = re.compile(rf"^{WORKFLOW_ID_PREFIX}[A-Za-z0-9_-]{{1,97}}$")
-
-
-@transaction.atomic
 @transaction.atomic
 def agent_set_allowed_origins(
     *,
@@ -281,6 +277,10 @@ def agent_set_allowed_origins(
     return agent
 
 
+_WORKFLOW_ID = re.compile(rf"^{WORKFLOW_ID_PREFIX}[A-Za-z0-9_-]{{1,97}}$")
+
+
+@transaction.atomic
 def agent_set_workflow_id(
     *,
     tenant: Tenant,

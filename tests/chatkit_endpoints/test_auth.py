@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.utils import timezone
 
@@ -32,10 +33,10 @@ def endpoint(daphne: LiveServer, assistant: Agent, chat_key: IssuedApiKey) -> It
     client.close()
 
 
-def assert_refused(response: object, status: int, code: str) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"] == "application/json"  # type: ignore[attr-defined]
-    assert response.json()["error"]["code"] == code  # type: ignore[attr-defined]
+def assert_refused(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["code"] == code
     assert Thread.unscoped.count() == 0
 
 

@@ -31,6 +31,11 @@ def demo_agent(acme: Tenant) -> Agent:
     return agent
 
 
+def mistyped(raw: str) -> str:
+    """Return `raw` with its last character changed (so its checksum no longer matches)."""
+    return raw[:-1] + ("y" if raw[-1] != "y" else "z")
+
+
 def test_an_api_key_builds_the_context_with_the_served_version(
     demo_agent: Agent, acme_key: IssuedApiKey
 ) -> None:
@@ -62,7 +67,7 @@ def test_a_key_is_refused_for_another_tenant_and_a_missing_agent_is_not_found(
     with pytest.raises(ApiKeyRejected):
         chat_context_build(
             tenant_slug="acme", agent_slug="helper", end_user_id="u1",
-            credential=ApiKeyCredential(acme_key.raw[:-1] + "x"),
+            credential=ApiKeyCredential(mistyped(acme_key.raw)),
         )  # fmt: skip
 
 
