@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "tenants",
     "hosted_agents",
     "chatkit_endpoints",
+    "console",
 ]
 
 MIDDLEWARE = [
