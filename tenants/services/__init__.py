@@ -8,7 +8,7 @@ from tenants.services.api_keys import (
     api_key_revoke,
 )
 from tenants.services.audit import Actor, audit_event_record
-from tenants.services.feedback import feedback_create
+from tenants.services.conversations import feedback_create, thread_items_mark_origin
 from tenants.services.provider_credentials import (
     provider_credential_create,
     provider_credential_delete,
@@ -40,5 +40,6 @@ __all__ = [
     "tenant_create",
     "tenant_set_status",
     "tenant_update",
+    "thread_items_mark_origin",
     "user_get_or_create",
 ]
