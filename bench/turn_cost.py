@@ -160,7 +160,12 @@ def _seed_platform(requests: int, runs: int) -> Platform:
             .filter(tenant__slug="bench", slug="demo")
             .get()
         )
-        return RequestContext(tenant=row.tenant, agent=row, end_user_id="bench-user")
+        return RequestContext(
+            tenant=row.tenant,
+            agent=row,
+            end_user_id="bench-user",
+            published_version=row.published_version,
+        )
 
     context = lookup()
     # Threads of 20 items for add_user_message (one per request), then the listed ones.
