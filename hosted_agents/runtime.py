@@ -539,7 +539,9 @@ def _turn_start(
         store.write(turn)
         raise
     if title is not None:
-        thread.title = title  # before the write: a new thread's INSERT carries it
+        thread.title = title
+        if turn is not None and thread.id in turn.threads:
+            store.hold_thread(turn, thread)  # a new thread's INSERT carries the title
     store.write(turn)
     return plan
 

@@ -55,6 +55,7 @@ from django.db.models import Subquery
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from chatkit_core._time import aware_utc
 from chatkit_core.store import NotFoundError, Store, StoreItemType, TContext, default_generate_id
@@ -169,6 +170,17 @@ def _thread_fields(thread: ThreadMetadata) -> dict[str, Any]:
     }
 
 
+def _item_of(row: _KnownItem) -> ThreadItem:
+    # Through JSON: validation would share the row's nested values with the caller's record.
+    return _ITEM.validate_json(to_json(row.data))
+
+
+def _held_thread(thread: ThreadMetadata) -> ThreadMetadata:
+    # A copy, as the database would keep it: later changes to `thread` are not saved, and a
+    # full Thread is held as its metadata only.
+    return ThreadMetadata.model_validate(thread.model_dump(include=_THREAD_FIELDS))
+
+
 def _known_page(
     rows: dict[str, _KnownItem], after: str | None, limit: int, order: str
 ) -> Page[Any]:
@@ -182,7 +194,7 @@ def _known_page(
         position = next((n for n, (item_id, _) in enumerate(ordered) if item_id == after), None)
         ordered = [] if position is None else ordered[position + 1 :]
     limit = max(limit, 0)
-    found = [_ITEM.validate_python(row.data) for _, row in ordered[:limit]]
+    found = [_item_of(row) for _, row in ordered[:limit]]
     return _page(found, len(ordered) > limit)
 
 
@@ -514,8 +526,11 @@ class DjangoStore(Store[TContext]):
         store writes straight through (the platform builds one store per request).
         """
         if self._turn is not None:
-            async for chunk in stream:
-                yield chunk
+            try:
+                async for chunk in stream:
+                    yield chunk
+            finally:
+                await stream.aclose()
             return
         turn = self._turn = Turn(self)
         try:
@@ -528,6 +543,12 @@ class DjangoStore(Store[TContext]):
                 self._turn = None  # from here on, writes go straight to the database
                 if turn.holds_writes():
                     await orm_hop(self.write, turn)
+
+    def hold_thread(self, turn: Turn, thread: ThreadMetadata) -> None:
+        """Hold a save of `thread` in `turn`, for its next write (sync, no I/O)."""
+        turn.threads[thread.id] = _held_thread(thread)
+        if thread.id in turn.new_thread_ids:
+            turn.known.setdefault(thread.id, {})
 
     def turn(self) -> Turn | None:
         """Return the turn holding this store's writes, if a stream is running."""
@@ -747,9 +768,7 @@ class DjangoStore(Store[TContext]):
         if turn is None:
             await orm_hop(self._save_thread, thread)
             return
-        turn.threads[thread.id] = thread
-        if thread.id in turn.new_thread_ids:
-            turn.known.setdefault(thread.id, {})
+        self.hold_thread(turn, thread)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: TContext
@@ -789,7 +808,7 @@ class DjangoStore(Store[TContext]):
         row = known.get(item_id)
         if row is None:
             raise NotFoundError(f"Item {item_id} not found in thread {thread_id}")
-        return _ITEM.validate_python(row.data)
+        return _item_of(row)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: TContext) -> None:
         turn = self.turn()
