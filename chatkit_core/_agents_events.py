@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -26,27 +27,50 @@ async def interleave(
 
     When both are ready, the queued item goes first: a tool enqueues its events before it
     returns, so they belong before whatever the run does next. Items still queued when
-    `source` ends are left for the caller. Pending reads are cancelled and awaited when
-    the generator finishes, fails or is closed.
+    `source` ends are left for the caller. The pending reads (one task that pumps `source`,
+    one that waits on `queue`) are cancelled and awaited when the generator finishes, fails
+    or is closed.
+
+    One pump task reads `source` for the whole run, so an item that is ready costs a deque
+    append and pop, not a task and an `asyncio.wait` of its own.
     """
-    from_source: asyncio.Future[T] = asyncio.ensure_future(anext(source))
+    loop = asyncio.get_running_loop()
+    ready: deque[T] = deque()
+    signal: list[asyncio.Future[None]] = []
+
+    def wake(_: object = None) -> None:
+        if signal and not signal[0].done():
+            signal[0].set_result(None)
+
+    async def pump() -> None:
+        try:
+            async for value in source:
+                ready.append(value)
+                wake()
+        finally:
+            wake()
+
+    pumping = asyncio.ensure_future(pump())
     from_queue: asyncio.Future[Q] = asyncio.ensure_future(queue.get())
+    from_queue.add_done_callback(wake)
     try:
         while True:
-            waiting: set[asyncio.Future[Any]] = {from_source, from_queue}
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if from_queue.done():
                 yield Queued(from_queue.result())
                 from_queue = asyncio.ensure_future(queue.get())
+                from_queue.add_done_callback(wake)
                 continue
-            try:
-                value = from_source.result()
-            except StopAsyncIteration:
+            if ready:
+                yield ready.popleft()
+                continue
+            if pumping.done():
+                pumping.result()  # re-raise the source's failure
                 return
-            yield value
-            from_source = asyncio.ensure_future(anext(source))
+            signal[:] = [loop.create_future()]
+            await signal[0]
     finally:
-        await _cancel(from_source)
+        signal.clear()
+        await _cancel(pumping)
         await _cancel(from_queue)
 
 

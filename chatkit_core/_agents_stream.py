@@ -471,6 +471,27 @@ class RunTranslator:
         )
 
 
+# Assistant-message updates the translator builds from new objects on every event and
+# never touches again: they need no snapshot (text deltas are most of a stream).
+_FRESH_UPDATES = frozenset(
+    {
+        AssistantMessageContentPartTextDelta,
+        AssistantMessageContentPartAdded,
+        AssistantMessageContentPartDone,
+        AssistantMessageContentPartAnnotationAdded,
+    }
+)
+
+
+def is_fresh(event: ThreadStreamEvent) -> bool:
+    """Whether a translated event holds only objects made for it (no live item)."""
+    if type(event) is ThreadItemUpdatedEvent:
+        return type(event.update) in _FRESH_UPDATES
+    if type(event) is ThreadItemAddedEvent or type(event) is ThreadItemDoneEvent:
+        return type(event.item) is AssistantMessageItem
+    return False
+
+
 def drain(queue: asyncio.Queue[ThreadStreamEvent]) -> list[ThreadStreamEvent]:
     events: list[ThreadStreamEvent] = []
     while not queue.empty():

@@ -35,8 +35,7 @@ __all__ = [
 ]
 
 _WIRE_CONTEXT: Final = {"exclude_metadata": True}
-_SSE_PREFIX: Final = b"data: "
-_SSE_SUFFIX: Final = b"\n\n"
+_SSE_CHUNK: Final = b"data: %b\n\n"
 
 chatkit_request_adapter: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
@@ -58,7 +57,8 @@ def sse_event(event: BaseModel) -> bytes:
     payload = event.__pydantic_serializer__.to_json(
         event, by_alias=True, exclude_none=True, context=_WIRE_CONTEXT
     )
-    return _SSE_PREFIX + payload + _SSE_SUFFIX
+    # One formatting into the chunk: `prefix + payload + suffix` built an extra copy.
+    return _SSE_CHUNK % payload
 
 
 def to_wire_dict(obj: BaseModel) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from chatkit_core._agents_stream import (
     StreamingThoughtTracker,
     drain,
     elapsed_seconds,
+    is_fresh,
     now,
 )
 from chatkit_core._copying import copy_record
@@ -200,7 +201,7 @@ async def stream_agent_response(
                 continue
             for event in out:
                 # A snapshot: the translator keeps mutating live items (workflow, image).
-                yield copy_record(event)
+                yield event if is_fresh(event) else copy_record(event)
     except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered):
         for item_id in translator.produced:
             yield ThreadItemRemovedEvent(item_id=item_id)

@@ -156,7 +156,11 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": DATABASE.as_django()}
+# No health check: Django's runs a SELECT 1 at the first query after each
+# close_old_connections(), which database_sync_to_async calls around every ORM hop (a round
+# trip per hop on the chat path). A connection whose query failed is still checked and
+# replaced by close_old_connections() (errors_occurred), and CONN_MAX_AGE recycles the rest.
+DATABASES = {"default": DATABASE.as_django() | {"CONN_HEALTH_CHECKS": False}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:

@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime
+from typing import Any
 
-from django.db import (
-    DatabaseError,
-    IntegrityError,
-    close_old_connections,
-    connection,
-    transaction,
-)
-from django.db.models import F
+from django.db import DatabaseError, close_old_connections, connection
+from django.utils.timezone import now
 
 from hosted_agents.exceptions import QuotaExhausted
 from hosted_agents.models import UsageDaily
@@ -58,33 +53,33 @@ def usage_record(
     runs: int = 1,
     day: date | None = None,
 ) -> None:
-    """Add one run's tokens to the day's row, creating it if needed.
+    """Add one run's tokens to the day's row, creating it if needed: one statement.
 
-    The increment is one UPDATE with F() expressions, so concurrent runs never lose each
-    other's counts; the first run of a day inserts the row, and if another run inserted it
-    meanwhile the unique constraint sends this one back to the UPDATE.
+    INSERT ... ON CONFLICT DO UPDATE with increments (the same SQL on PostgreSQL and SQLite):
+    concurrent runs never lose each other's counts, and the first run of a day needs no
+    UPDATE that finds nothing. The ORM cannot write an increment on conflict, hence the SQL.
     """
-    day = day or _today()
-    rows = UsageDaily.objects.for_tenant(tenant_id).filter(agent_id=agent_id, day=day)
-    increments = {
-        "runs": F("runs") + runs,
-        "input_tokens": F("input_tokens") + input_tokens,
-        "output_tokens": F("output_tokens") + output_tokens,
-    }
-    if rows.update(**increments):
-        return
-    try:
-        with transaction.atomic():
-            UsageDaily(
-                tenant_id=tenant_id,
-                agent_id=agent_id,
-                day=day,
-                runs=runs,
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-            ).save(force_insert=True)
-    except IntegrityError:
-        rows.update(**increments)
+    table = connection.ops.quote_name(UsageDaily._meta.db_table)
+    counters = ("runs", "input_tokens", "output_tokens")
+    increments = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in counters)
+    sql = (
+        f"INSERT INTO {table} (tenant_id, agent_id, day, runs, input_tokens, output_tokens,"
+        " updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        f" ON CONFLICT (tenant_id, agent_id, day) DO UPDATE SET {increments},"
+        " updated_at = excluded.updated_at"
+    )
+    ops = connection.ops
+    params: list[Any] = [
+        tenant_id,
+        agent_id,
+        ops.adapt_datefield_value(day or _today()),
+        runs,
+        input_tokens,
+        output_tokens,
+        ops.adapt_datetimefield_value(now()),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def usage_record_or_log(

@@ -2,19 +2,25 @@
 
 `PlatformChatKitServer.respond()`:
 
-1. loads, in one sync step, the tenant (active?), the agent's published version, the month's
-   usage against the tenant's quota and the provider credential; a refusal is an `error`
-   event with a clear message, before any model call;
-2. gives the thread a title from the first user message;
-3. builds the openai-agents `Agent` (instructions, model with a client of its own, model
+1. in its first hop off the event loop, loads what the run needs that the request context
+   does not carry (the tenant, agent and published version in one statement unless
+   authentication read them; the month's usage if the tenant has a quota; the provider
+   credential if the version names one), gives the thread a title from the first user
+   message, and writes what the store holds (a new thread, the user's message); a refusal
+   is an `error` event with a clear message, before any model call;
+2. builds the openai-agents `Agent` (instructions, model with a client of its own, model
    settings with the output tokens capped at the quota left, tools) and runs it streamed
    over the thread's history through chatkit_core's bridge, under a run id of its own;
-4. when the run ends, however it ends: records token usage per tenant, agent and day, and
-   stamps the items this run produced with the version number and model that produced them;
-5. maps provider failures (bad key, rate limit, timeout, unreachable, HTTP errors) to an
+3. when the run ends, however it ends, in its second hop: writes the items the run produced,
+   stamped with the version number and model that produced them, and records token usage
+   per tenant, agent and day;
+4. maps provider failures (bad key, rate limit, timeout, unreachable, HTTP errors) to an
    `error` event the user can act on and an `agent.run_failed` audit event for the admin
    (with secrets redacted from the provider's message); items left half-streamed are
    removed, so the thread holds only complete items.
+
+The server wraps each stream in `DjangoStore.buffered`, so the store holds its writes until
+the hops above (tests/hosted_agents/test_runtime_queries.py pins statements and hops).
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ from django.conf import settings
 
 from chatkit_core.agents import AgentContext, stream_agent_response
 from chatkit_core.errors import CustomStreamError
-from chatkit_core.server import ChatKitServer
+from chatkit_core.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit_core.types import (
+    FeedbackKind,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
@@ -67,7 +74,6 @@ from hosted_agents.providers import (
     provider_model_build,
 )
 from hosted_agents.selectors import agent_published_version, http_tool_headers
-from hosted_agents.services.item_origin import thread_items_mark_origin
 from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
@@ -76,7 +82,7 @@ from tenants.actors import Actor, ActorKind
 from tenants.client_session_store import ClientSessionStore
 from tenants.models import ClientSession, Tenant
 from tenants.services.audit import audit_event_record
-from tenants.store import DjangoStore
+from tenants.store import DjangoStore, ItemOrigin, Turn, orm_hop
 
 __all__ = [
     "PlatformChatKitServer",
@@ -105,6 +111,10 @@ class RequestContext:
     client_session: ClientSession | None = None
     # The version a session pins (loaded with the session); None serves the published one.
     pinned_version: AgentVersion | None = None
+    # The agent's published version, read with the tenant and the agent by this request's
+    # authentication (one statement, so a suspension or a new version counts at once):
+    # the runtime then reads none of the three again. None: the runtime reads them itself.
+    published_version: AgentVersion | None = None
 
     @property
     def actor_label(self) -> str:
@@ -123,25 +133,39 @@ class RunPlan:
     remaining_tokens: int | None = None
 
 
-def run_plan_load(*, tenant: Tenant, agent_id: int, pinned: AgentVersion | None = None) -> RunPlan:
+def run_plan_load(*, tenant: Tenant, agent_id: int) -> RunPlan:
     """Return what a run needs, or raise the `DomainError` that refuses it (sync).
 
-    `pinned`, a version of this agent, is served instead of the published one.
+    Reads the tenant (suspended? its quota?), the agent and its published version in one
+    statement; then the month's usage if the tenant has a quota, and the provider
+    credential if the version names one.
     """
-    # Re-read: the tenant may have been suspended or its quota changed since authentication.
-    fresh = Tenant.objects.filter(pk=tenant.pk).first()
-    if fresh is None:
-        raise ObjectNotFound("tenant", tenant.pk)
-    if not fresh.is_active:
-        raise TenantInactive(f"tenant {fresh.slug} is suspended")
-    agent, version = agent_published_version(tenant=fresh, agent_id=agent_id)
-    if pinned is not None and pinned.agent_id == agent.pk and pinned.tenant_id == fresh.pk:
-        version = pinned
+    agent, version = agent_published_version(tenant=tenant, agent_id=agent_id)
+    return _plan_of(agent.tenant, agent, version)
+
+
+def run_plan_for(context: RequestContext) -> RunPlan:
+    """Return what a run for `context` needs, reading only what the context lacks (sync).
+
+    A session's pinned version, or the published version read by authentication, comes
+    with the context; either was read in the authentication statement with the tenant.
+    """
+    version = context.pinned_version or context.published_version
+    if version is None:
+        return run_plan_load(tenant=context.tenant, agent_id=context.agent.pk)
+    if version.tenant_id != context.tenant.pk or version.agent_id != context.agent.pk:
+        return _plan_of(context.tenant, context.agent, None)
+    return _plan_of(context.tenant, context.agent, version)
+
+
+def _plan_of(tenant: Tenant, agent: Agent, version: AgentVersion | None) -> RunPlan:
+    if not tenant.is_active:
+        raise TenantInactive(f"tenant {tenant.slug} is suspended")
     if version is None:
         raise AgentNotPublished(agent.slug)
-    remaining = quota_check(tenant=fresh)
-    provider = provider_config_resolve(tenant=fresh, config=version.config)
-    return RunPlan(fresh, agent, version, provider, remaining_tokens=remaining)
+    remaining = quota_check(tenant=tenant)
+    provider = provider_config_resolve(tenant=tenant, config=version.config)
+    return RunPlan(tenant, agent, version, provider, remaining_tokens=remaining)
 
 
 # --------------------------------------------------------------------------- messages
@@ -288,17 +312,46 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             )
         return cls(store, **options)
 
+    async def process(
+        self, request: str | bytes | bytearray, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        """Answer one request; a stream's writes are held by the store for the turn's hops.
+
+        The turn starts before `process()`, which checks and writes what a streaming request
+        needs before it returns; a request that does not stream writes what it held at once.
+        """
+        turn = self.store.turn_begin()
+        try:
+            result = await super().process(request, context)
+        except BaseException:
+            await self.store.turn_end(turn)
+            raise
+        if isinstance(result, StreamingResult):
+            return StreamingResult(self.store.buffered(result.json_events, turn))
+        await self.store.turn_end(turn)
+        return result
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: RequestContext,
+    ) -> None:
+        await self.store.add_feedback(thread_id, item_ids, feedback, context)
+
     async def respond(
         self,
         thread: ThreadMetadata,
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        plan = await self._plan(context)
+        title = None
         session = context.client_session
         titling = session is None or session.automatic_thread_titling
         if titling and thread.title is None and input_user_message is not None:
-            thread.title = title_from(input_user_message)
+            title = title_from(input_user_message)
+        plan = await self._plan(context, thread, title)
         provider = provider_model_build(
             plan.provider,
             timeout_seconds=self.model_timeout_seconds,
@@ -310,13 +363,16 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         finally:
             await provider.aclose()
 
-    async def _plan(self, context: RequestContext) -> RunPlan:
+    async def _plan(
+        self, context: RequestContext, thread: ThreadMetadata, title: str | None
+    ) -> RunPlan:
+        """The turn's first hop: load what the run needs, then write what the store holds."""
         # The store fixes the tenant; a context naming another tenant reaches nothing.
         if context.tenant.pk != self.store.tenant.pk:
             raise _refusal(ObjectNotFound("agent", context.agent.pk))
         try:
-            plan: RunPlan = await database_sync_to_async(run_plan_load)(
-                tenant=self.store.tenant, agent_id=context.agent.pk, pinned=context.pinned_version
+            plan: RunPlan = await orm_hop(
+                _turn_start, self.store, self.store.turn(), context, thread, title
             )
             return plan
         except AgentMisconfigured as error:
@@ -380,10 +436,12 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             sdk_agent, history, context=agent_context, max_turns=self.max_turns
         )
         items = _RunItems()
+        completed = False
         try:
             async for event in stream_agent_response(agent_context, result):
                 items.track(event)
                 yield event
+            completed = True
         except Exception as error:
             failure = _provider_failure(error)
             if failure is None:
@@ -398,7 +456,12 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         finally:
             if agent_context.workflow_item is not None:
                 items.produced[agent_context.workflow_item.id] = None  # stored, not streamed
-            await self._after_run(plan, provider, thread, items, result.context_wrapper.usage)
+            failed = await self._after_run(
+                plan, provider, thread, items, result.context_wrapper.usage
+            )
+            if completed and failed is not None:
+                # The user saw the answer but the thread does not hold it: say so.
+                raise failed
 
     async def _after_run(
         self,
@@ -407,19 +470,36 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         thread: ThreadMetadata,
         items: _RunItems,
         usage: Any,
-    ) -> None:
+    ) -> Exception | None:
+        """The turn's second hop: write the run's items and its usage.
+
+        Return the exception that kept the items from being written, if one did; usage is
+        recorded either way, and a failure to record it is only logged (the answer is out).
+        """
+        origin = ItemOrigin(
+            thread_id=thread.id,
+            item_ids=set(items.produced),
+            agent_version=plan.version.number,
+            model=provider.model_name,
+        )
         try:
-            await database_sync_to_async(_run_record)(
-                plan=plan,
-                thread_id=thread.id,
-                item_ids=list(items.produced),
-                model_name=provider.model_name,
-                input_tokens=int(usage.input_tokens or 0),
-                output_tokens=int(usage.output_tokens or 0),
+            failed: Exception | None = await orm_hop(
+                _turn_end,
+                self.store,
+                self.store.turn(),
+                plan,
+                origin,
+                int(usage.input_tokens or 0),
+                int(usage.output_tokens or 0),
             )
         except Exception:
-            # The answer is already out: a bookkeeping failure must not turn it into an error.
             logger.exception("Recording the run of agent %s failed", plan.agent.pk)
+            return None
+        if failed is not None:
+            logger.error(
+                "Saving the items of a run of agent %s failed", plan.agent.pk, exc_info=failed
+            )
+        return failed
 
     async def _audit_failure(
         self,
@@ -473,28 +553,56 @@ class _RunItems:
         return list(self._open)
 
 
-def _run_record(
-    *,
+def _turn_start(
+    store: DjangoStore[RequestContext],
+    turn: Turn | None,
+    context: RequestContext,
+    thread: ThreadMetadata,
+    title: str | None,
+) -> RunPlan:
+    """Load the run's plan, title the thread, write what the store holds (sync, one hop).
+
+    A refused run still writes the thread and the user's message (without the title), as a
+    client that was told "refused" expects to find them.
+    """
+    try:
+        plan = run_plan_for(context)
+    except Exception:
+        store.write(turn)
+        raise
+    if title is not None:
+        thread.title = title
+        if turn is not None and thread.id in turn.threads:
+            store.hold_thread(turn, thread)  # a new thread's INSERT carries the title
+    store.write(turn)
+    return plan
+
+
+def _turn_end(
+    store: DjangoStore[RequestContext],
+    turn: Turn | None,
     plan: RunPlan,
-    thread_id: str,
-    item_ids: list[str],
-    model_name: str,
+    origin: ItemOrigin,
     input_tokens: int,
     output_tokens: int,
-) -> None:
+) -> Exception | None:
+    """Write the run's items with their origin, then record usage (sync, one hop).
+
+    Return (not raise) the exception that kept the items from being written, so that usage
+    is recorded whatever happened to them.
+    """
+    failed: Exception | None = None
+    try:
+        store.write(turn, origin=origin)
+    except Exception as error:
+        failed = error
     usage_record_or_log(
         tenant_id=plan.tenant.pk,
         agent_id=plan.agent.pk,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
     )
-    thread_items_mark_origin(
-        tenant=plan.tenant,
-        thread_id=thread_id,
-        item_ids=item_ids,
-        agent_version=plan.version.number,
-        model=model_name,
-    )
+    return failed
 
 
 def _audit_record(

@@ -61,7 +61,7 @@ def agent_published_version(*, tenant: Tenant, agent_id: int) -> tuple[Agent, Ag
     agent = (
         Agent.objects.for_tenant(tenant)
         .filter(pk=agent_id)
-        .select_related("published_version")
+        .select_related("tenant", "published_version")  # the run reads the tenant's state
         .first()
     )
     if agent is None:

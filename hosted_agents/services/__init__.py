@@ -15,7 +15,6 @@ from hosted_agents.services.agents import (
     code_tool_choices,
     resolve_tools,
 )
-from hosted_agents.services.item_origin import thread_items_mark_origin
 from hosted_agents.services.tools import (
     args_schema_normalized,
     client_tool_check,
@@ -50,5 +49,4 @@ __all__ = [
     "http_tool_set_headers",
     "http_tool_update",
     "resolve_tools",
-    "thread_items_mark_origin",
 ]

@@ -15,7 +15,7 @@ from tenants.services.client_sessions import (
     client_session_cancel,
     client_session_create,
 )
-from tenants.services.feedback import feedback_create
+from tenants.services.conversations import feedback_create, thread_items_mark_origin
 from tenants.services.provider_credentials import (
     provider_credential_check,
     provider_credential_create,
@@ -55,5 +55,6 @@ __all__ = [
     "tenant_set_status",
     "tenant_update",
     "thread_delete",
+    "thread_items_mark_origin",
     "user_get_or_create",
 ]

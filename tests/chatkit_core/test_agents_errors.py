@@ -281,6 +281,11 @@ async def consume_until(
                 seen.append(event.json())
                 if stop(seen[-1]):
                     reached.set()
+                    # Read nothing more, then leave (however fast the next events come).
+                    try:
+                        await asyncio.Event().wait()
+                    finally:
+                        await result.json_events.aclose()
 
     task = asyncio.create_task(read())
     await asyncio.wait_for(reached.wait(), timeout=10)

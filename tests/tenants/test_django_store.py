@@ -10,7 +10,7 @@ import pytest
 from chatkit_core.testing import StoreConformance
 from hosted_agents.models import Agent
 from tenants.models import Tenant
-from tenants.store import DjangoStore
+from tenants.store import DjangoStore, Turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,3 +39,17 @@ class TestDjangoStoreNarrowedToOneEndUser(TestDjangoStore):
     @pytest.fixture
     def store(self, acme: Tenant, acme_agent: Agent) -> DjangoStore[Any]:
         return DjangoStore(acme, agent=acme_agent, end_user_id="end-user-1")
+
+
+class TestDjangoStoreHoldingATurn(TestDjangoStore):
+    """The same suite while the store holds its writes for a turn (`DjangoStore.buffered`).
+
+    Held writes are written by the next operation that needs the database, so a write the
+    database refuses (an item of a missing thread) fails there rather than at once.
+    """
+
+    @pytest.fixture
+    def store(self, acme: Tenant) -> DjangoStore[Any]:
+        store: DjangoStore[Any] = DjangoStore(acme)
+        store._turn = Turn(store)
+        return store
