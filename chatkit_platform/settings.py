@@ -203,8 +203,28 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # --- Celery -------------------------------------------------------------------
 
+# Apps send their tasks by name; the names, their queues and the schedule live here only.
+# Long tool calls take minutes each, so the short platform tasks (the long-tool sweep,
+# later retention and metering) get a queue of their own that a busy pool cannot starve.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_LONG_TOOL_QUEUE = "long_tools"
+CELERY_PLATFORM_QUEUE = "platform"
+LONG_TOOL_TASK = "hosted_agents.tasks.run_long_tool"
+LONG_TOOL_SWEEP_TASK = "hosted_agents.tasks.sweep_long_tools"
+# Well under the stale-heartbeat threshold in hosted_agents/long_tools (30 s).
+LONG_TOOL_SWEEP_SECONDS = 15.0
+CELERY_TASK_ROUTES = {
+    LONG_TOOL_TASK: {"queue": CELERY_LONG_TOOL_QUEUE},
+    LONG_TOOL_SWEEP_TASK: {"queue": CELERY_PLATFORM_QUEUE},
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-long-tool-calls": {
+        "task": LONG_TOOL_SWEEP_TASK,
+        "schedule": LONG_TOOL_SWEEP_SECONDS,
+        # A sweep no worker took in time is replaced by the next one, not piled up.
+        "options": {"expires": LONG_TOOL_SWEEP_SECONDS - 1},
+    }
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from celery.signals import before_task_publish
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from chatkit_platform.celery import LONG_TOOL_TASK
 from hosted_agents.long_tools import (
     MAX_ATTEMPTS,
     Claim,
@@ -82,7 +82,7 @@ def published() -> Iterator[list[Published]]:
     sent: list[Published] = []
 
     def record(sender: str, body: Any, **kwargs: Any) -> None:
-        if sender == LONG_TOOL_TASK:
+        if sender == settings.LONG_TOOL_TASK:
             tenant_id, tool_call_id = body[0]
             sent.append(Published(tenant_id, tool_call_id, _visible_elsewhere(*body[0])))
 
