@@ -51,7 +51,9 @@ def _check_fernet_keys(keys: list[str]) -> list[str]:
 try:
     PLATFORM_ENV = env_choice("PLATFORM_ENV", "development", ("development", "production"))
     PRODUCTION = PLATFORM_ENV == "production"
-    DATA_DIR = Path(env_str("PLATFORM_DATA_DIR") or BASE_DIR / "var")
+    # Local files: the default SQLite database, the file broker, development secrets,
+    # collected static files. A relative path is read from the checkout.
+    DATA_DIR = BASE_DIR / (env_str("PLATFORM_DATA_DIR") or "var")
 
     SECRET_KEY = env_str("SECRET_KEY")
     if not SECRET_KEY:
@@ -70,9 +72,13 @@ try:
         raise ConfigError("ALLOWED_HOSTS must list the public host names in production")
     CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-    DATABASE = parse_database_url(
-        "DATABASE_URL", env_str("DATABASE_URL") or "sqlite:///var/db.sqlite3", BASE_DIR
-    )
+    DATABASE_URL = env_str("DATABASE_URL")
+    if not DATABASE_URL:
+        if PRODUCTION:
+            raise ConfigError("DATABASE_URL is required when PLATFORM_ENV=production")
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        DATABASE_URL = f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+    DATABASE = parse_database_url("DATABASE_URL", DATABASE_URL, BASE_DIR)
     # Under pytest, the ORM thread of async tests would otherwise keep its connection
     # open past the run, and PostgreSQL refuses to drop a test database still in use.
     DATABASE = dataclasses.replace(
@@ -82,6 +88,11 @@ try:
     REDIS_URL = env_str("REDIS_URL")
     if REDIS_URL:
         check_redis_url("REDIS_URL", REDIS_URL)
+    elif PRODUCTION:
+        # Without it every process would have a channel layer and a cache of its own.
+        raise ConfigError(
+            "REDIS_URL is required when PLATFORM_ENV=production (channel layer, cache, broker)"
+        )
 
     ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
     if not ENCRYPTION_KEYS:
@@ -91,6 +102,8 @@ try:
     _check_fernet_keys(ENCRYPTION_KEYS)
 
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+    if PRODUCTION and CELERY_BROKER_URL.startswith("filesystem://"):
+        raise ConfigError("CELERY_BROKER_URL must name a real broker when PLATFORM_ENV=production")
     CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = env_bool("CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS", False)
     OPENAI_API_KEY = env_str("OPENAI_API_KEY")
     OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from chatkit_platform.env import write_private
 from hosted_agents.demo_model import DEMO_MODEL_LABEL, DEMO_MODEL_NAME
 from hosted_agents.models import Agent
 from hosted_agents.services import agent_create, agent_publish
@@ -84,7 +85,7 @@ class Command(BaseCommand):
         user.set_password(password)
         user.is_staff = user.is_superuser = True
         user.save()
-        _write_private(password_file, password)
+        write_private(password_file, password)
         return user, password
 
     def _tenant(self, user: Any) -> Tenant:
@@ -124,11 +125,5 @@ class Command(BaseCommand):
         issued = api_key_create(
             tenant=tenant, name="demo key", scopes=[ApiKey.Scope.CHAT, ApiKey.Scope.MANAGEMENT_READ]
         )
-        _write_private(key_file, issued.raw)
+        write_private(key_file, issued.raw)
         return issued.raw
-
-
-def _write_private(path: Path, value: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(value + "\n")
-    path.chmod(0o600)
