@@ -133,6 +133,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files in every mode (daphne serves none): from STATIC_ROOT after
+    # `collectstatic`, and in development straight from the apps too.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -193,7 +196,17 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = BASE_DIR / (env_str("STATIC_ROOT") or DATA_DIR / "static")
+if PRODUCTION:
+    # Hashed names (cached for a year) and pre-compressed copies; needs `collectstatic`.
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+else:
+    WHITENOISE_USE_FINDERS = True
+    # WhiteNoise warns at start-up about a missing STATIC_ROOT; it fills on `collectstatic`.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LOGIN_URL = "/console/login/"
 
 # --- Security -----------------------------------------------------------------
