@@ -270,13 +270,17 @@ else:
 
 # --- Logging ------------------------------------------------------------------
 
+_LOGGERS = {"django.db.backends": {"level": "WARNING"}}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The file broker has no host, and kombu warns about that on every connection.
+    _LOGGERS["kombu.connection"] = {"level": "ERROR"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL.upper()},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": _LOGGERS,
 }
 
 if "pytest" in sys.modules:

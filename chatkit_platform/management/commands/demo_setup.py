@@ -27,6 +27,8 @@ from tenants.models import ApiKey, Tenant
 from tenants.services.api_keys import api_key_authenticate, api_key_create
 from tenants.services.tenants import tenant_create
 
+# The README shows the same command (a test keeps the two equal).
+TRY_IT = '.venv/bin/python manage.py chat demo assistant "what is (6*7)+1? use the calculator"'
 TENANT_SLUG = "demo"
 AGENT_SLUG = "assistant"
 ADMIN_USERNAME = "demo-admin"
@@ -44,6 +46,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument(
+            "--quiet", action="store_true", help="do not print the sign-in (see demo_info)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
@@ -54,24 +59,11 @@ class Command(BaseCommand):
             tenant = self._tenant(user)
             agent = self._agent(tenant, user)
         raw_key = self._api_key(tenant, data_dir)
+        if options["quiet"]:
+            self.stdout.write("Demo tenant ready; its sign-in follows once the services are up.")
+            return
         base = f"http://{options['host']}:{options['port']}"
-        self.stdout.write(
-            "\n".join(
-                [
-                    "",
-                    "Demo ready.",
-                    f"  Admin (operators):  {base}/admin/",
-                    f"  Readiness:          {base}/readyz",
-                    f"  Sign in:            {ADMIN_USERNAME} / {password}",
-                    f"  Tenant:             {tenant.slug}",
-                    f"  Agent:              {agent.slug} on the {DEMO_MODEL_LABEL}",
-                    f"  Demo API key:       {raw_key}",
-                    f"  Try it:             .venv/bin/python manage.py chat {tenant.slug} "
-                    f'{agent.slug} "what is 6*7? use the calculator"',
-                    "",
-                ]
-            )
-        )
+        self.stdout.write(banner(base, password=password, tenant=tenant, agent=agent, key=raw_key))
 
     def _admin(self, data_dir: Path) -> tuple[Any, str]:
         users = get_user_model()._default_manager
@@ -127,3 +119,22 @@ class Command(BaseCommand):
         )
         write_private(key_file, issued.raw)
         return issued.raw
+
+
+def banner(base: str, *, password: str, tenant: Tenant, agent: Agent, key: str) -> str:
+    """Return the text that tells a newcomer where to go and how to sign in."""
+    return "\n".join(
+        [
+            "",
+            "Demo ready.",
+            f"  Admin (operators):  {base}/admin/",
+            f"  Readiness:          {base}/readyz",
+            f"  Sign in:            {ADMIN_USERNAME} / {password}",
+            f"  Tenant:             {tenant.slug}",
+            f"  Agent:              {agent.slug} on the {DEMO_MODEL_LABEL}",
+            f"  Demo API key:       {key}",
+            f"  Try it:             {TRY_IT}",
+            "  Again:              .venv/bin/python manage.py demo_info",
+            "",
+        ]
+    )
