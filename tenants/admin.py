@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tenants import services
+from tenants.admin_transcript import ThreadTranscriptMixin
 from tenants.models import (
     ApiKey,
     Attachment,
@@ -277,7 +278,7 @@ class AuditEventAdmin(ReadOnlyAdmin[AuditEvent]):
 
 
 @admin.register(Thread)
-class ThreadAdmin(ReadOnlyAdmin[Thread]):
+class ThreadAdmin(ThreadTranscriptMixin, ReadOnlyAdmin[Thread]):
     list_display = ("public_id", "tenant", "agent_slug", "end_user_id", "title", "created_at")
     search_fields = ("public_id", "end_user_id")
 
