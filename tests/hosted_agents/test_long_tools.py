@@ -242,6 +242,23 @@ def test_attempt_left_behind_by_a_dead_pool_process_is_claimed_at_once(acme: Ten
     assert (reload(call).attempts, reload(call).claim_token) == (2, retaken.token)
 
 
+def test_every_attempt_of_a_call_gets_the_same_idempotency_key(acme: Tenant) -> None:
+    call = enqueue(acme, "call_1")
+    other = enqueue(acme, "call_2")
+    first = claim(call, "w1@host")
+    change(call, heartbeat_at=timezone.now() - timedelta(minutes=1))
+    second = claim(call, "w2@host")
+    elsewhere = claim(other)
+
+    assert first is not None and second is not None and elsewhere is not None
+    assert first.token != second.token
+    assert first.idempotency_key == second.idempotency_key
+    assert len(first.idempotency_key) == 40
+    assert elsewhere.idempotency_key != first.idempotency_key
+    # Nothing of the ids shows through.
+    assert "call_1" not in first.idempotency_key and str(acme.pk) != first.idempotency_key
+
+
 def test_superseded_attempt_cannot_record_a_result(
     acme: Tenant, published: list[Published]
 ) -> None:

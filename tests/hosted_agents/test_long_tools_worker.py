@@ -177,6 +177,9 @@ async def test_killed_pool_process_has_its_call_run_again_with_one_result(
     call = await row(acme, "call_child")
     assert (call.status, call.attempts, call.result) == (Status.DONE, 2, {"released": True})
     assert log_lines(folder) == ["start", "start", "finish"]
+    # At least once: both attempts ran, and both got the key that lets a tool deduplicate.
+    first_key, second_key = (folder / "keys").read_text().split()
+    assert first_key == second_key
 
 
 async def test_killed_worker_has_its_call_requeued_by_the_sweep_and_run_by_a_new_worker(
