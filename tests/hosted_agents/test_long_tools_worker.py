@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import current_app
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import connections
+from django.utils import timezone
 
 from hosted_agents.long_tools import LongToolError, long_tool_run, tool_call_send, tool_call_sweep
 from hosted_agents.models import ToolCall
@@ -294,3 +297,41 @@ async def test_without_a_worker_the_call_fails_clearly_after_the_pickup_timeout(
     )
     call = await row(acme, "call_alone")
     assert (call.status, call.error_code, call.attempts) == (Status.FAILED, "no_worker", 0)
+
+
+def test_platform_tasks_have_a_queue_of_their_own() -> None:
+    router = current_app.amqp.router
+    assert router.route({}, settings.LONG_TOOL_SWEEP_TASK)["queue"].name == "platform"
+    assert router.route({}, settings.LONG_TOOL_TASK)["queue"].name == "long_tools"
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert {entry["task"] for entry in schedule.values()} == {settings.LONG_TOOL_SWEEP_TASK}
+
+
+async def test_sweep_runs_on_the_platform_worker_while_long_calls_fill_the_pool(
+    acme: Tenant, worker: CeleryWorker, broker: WorkerBroker, folder: Path, tmp_path: Path
+) -> None:
+    # The long-tool worker's only pool process is busy with a call that holds on.
+    run = asyncio.create_task(run_call(acme, "call_busy", HOLD, {"folder": str(folder)}))
+    await wait_for(acme, "call_busy", lambda c: c.progress_text == "holding")
+    # A call whose worker died a minute ago: only a sweep brings it back.
+    now = timezone.now()
+    await ToolCall.objects.for_tenant(acme).acreate(
+        tenant=acme, thread_id="thr_long", run_id="run_long", call_id="call_stale",
+        tool_name=COUNT_STEPS, arguments={"steps": 1, "delay": 0}, time_limit_seconds=30,
+        status=Status.RUNNING, attempts=1, claim_token="gone", queued_at=now,
+        heartbeat_at=now - timedelta(minutes=1), deadline=now + timedelta(minutes=5),
+    )  # fmt: skip
+    platform_queue = f"{broker.queue}_platform"
+    platform = CeleryWorker.start(broker, tmp_path, queue=platform_queue)
+    try:
+        entry = settings.CELERY_BEAT_SCHEDULE["sweep-long-tool-calls"]
+        # As beat sends it, to this run's platform queue.
+        current_app.send_task(entry["task"], queue=platform_queue, **entry["options"])
+        await wait_for(acme, "call_stale", lambda c: c.status == Status.QUEUED)
+    finally:
+        platform.stop()
+        purge_queue(platform_queue)
+        # The sweep re-sent the call to the long-tool queue the worker's settings name.
+        purge_queue("long_tools")
+        (folder / "release").touch()
+    assert await run == {"released": True}
