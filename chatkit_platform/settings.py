@@ -112,6 +112,9 @@ try:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
     TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)
     LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
+    # Hashed static file names (cached for a year) and compressed copies, from the manifest
+    # `collectstatic` writes: on in production, whose image runs `collectstatic`.
+    STATIC_MANIFEST = env_bool("STATIC_MANIFEST", default=PRODUCTION)
 except ConfigError as error:
     raise SystemExit(f"Configuration error: {error}") from None
 
@@ -197,13 +200,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / (env_str("STATIC_ROOT") or DATA_DIR / "static")
-if PRODUCTION:
-    # Hashed names (cached for a year) and pre-compressed copies; needs `collectstatic`.
+if STATIC_MANIFEST:
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
     }
-else:
+if not PRODUCTION:
     WHITENOISE_USE_FINDERS = True
     # WhiteNoise warns at start-up about a missing STATIC_ROOT; it fills on `collectstatic`.
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
