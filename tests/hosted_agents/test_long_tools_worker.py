@@ -27,7 +27,9 @@ from tests.support.long_test_tools import BROKEN, COUNT_STEPS, HOLD, STUCK, log_
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = ToolCall.Status
-TEST_TIMEOUT = 45.0
+# Generous: on a loaded machine a worker takes seconds to start a pool process.
+TEST_TIMEOUT = 120.0
+WAIT_SECONDS = 60.0
 Progress = list[tuple[str, float | None]]
 _queue_numbers = count(1)
 
@@ -95,7 +97,7 @@ async def run_call(
     arguments: dict[str, Any],
     *,
     time_limit: float = 30.0,
-    pickup_timeout: float = 30.0,
+    pickup_timeout: float = 60.0,
     progress: Progress | None = None,
 ) -> Any:
     async def on_progress(text: str, fraction: float | None) -> None:
@@ -131,16 +133,16 @@ async def row(tenant: Tenant, call_id: str) -> ToolCall:
 
 
 async def wait_for(tenant: Tenant, call_id: str, condition: Callable[[ToolCall], bool]) -> ToolCall:
-    """Return the call once `condition` holds (within 20 s)."""
+    """Return the call once `condition` holds (within WAIT_SECONDS)."""
     current = None
     with suppress(TimeoutError):
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(WAIT_SECONDS):
             while True:
                 current = await find(tenant, call_id)
                 if current is not None and condition(current):
                     return current
                 await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met in 20 s: {current}")
+    raise AssertionError(f"condition not met in {WAIT_SECONDS:g} s: {current}")
 
 
 async def test_progress_reaches_the_awaiting_side_in_order_and_the_result_is_recorded(
@@ -196,7 +198,8 @@ async def test_killed_worker_has_its_call_requeued_by_the_sweep_and_run_by_a_new
     # Its message is gone (file broker) or invisible for the visibility timeout (Redis):
     # only the sweep brings the call back, once the heartbeat is stale.
     sweep = database_sync_to_async(tool_call_sweep)
-    for _ in range(50):
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
         if (await sweep(stale_after=timedelta(seconds=1))).requeued:
             break
         await asyncio.sleep(0.2)
@@ -243,7 +246,8 @@ async def test_time_limit_ends_a_stuck_tool_with_a_clear_error(
     assert caught.value.message == f"The tool '{STUCK}' did not finish within 1.5 seconds."
     call = await row(acme, "call_stuck")
     assert (call.status, call.error_code) == (Status.TIMED_OUT, "timed_out")
-    assert call.duration_seconds is not None and 1 < call.duration_seconds < 5
+    # Generous upper bound: a loaded machine delays the soft limit and the write after it.
+    assert call.duration_seconds is not None and 1 < call.duration_seconds < 30
 
 
 async def test_failing_tools_are_recorded_with_clear_errors(
