@@ -72,13 +72,14 @@ try:
         raise ConfigError("ALLOWED_HOSTS must list the public host names in production")
     CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-    DATABASE_URL = env_str("DATABASE_URL")
-    if not DATABASE_URL:
+    # Not a setting of its own: it may carry a password, and the debug page lists settings.
+    _database_url = env_str("DATABASE_URL")
+    if not _database_url:
         if PRODUCTION:
             raise ConfigError("DATABASE_URL is required when PLATFORM_ENV=production")
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        DATABASE_URL = f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
-    DATABASE = parse_database_url("DATABASE_URL", DATABASE_URL, BASE_DIR)
+        _database_url = f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+    DATABASE = parse_database_url("DATABASE_URL", _database_url, BASE_DIR)
     # Under pytest, the ORM thread of async tests would otherwise keep its connection
     # open past the run, and PostgreSQL refuses to drop a test database still in use.
     DATABASE = dataclasses.replace(
