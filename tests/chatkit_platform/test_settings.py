@@ -36,7 +36,8 @@ def _manage(
         env=clean,
         capture_output=True,
         text=True,
-        timeout=60,
+        # Generous: a `migrate` on a loaded machine took over a minute.
+        timeout=300,
     )
 
 

@@ -87,7 +87,12 @@ def _wait_for_services(base: str, workers: list[str], timeout: float) -> None:
         time.sleep(0.5)
     waiting = set(workers)
     while waiting:
-        for reply in current_app.control.ping(destination=sorted(waiting), timeout=1.0):
+        try:
+            replies = current_app.control.ping(destination=sorted(waiting), timeout=1.0)
+        except ValueError:
+            # The file broker can hand a reply over before its writer has filled it.
+            replies = []
+        for reply in replies:
             waiting -= set(reply)
         if waiting and time.monotonic() > deadline:
             raise CommandError(f"no answer from {', '.join(sorted(waiting))} in {timeout:g}s")
