@@ -255,6 +255,8 @@ CELERY_BEAT_SCHEDULE = {
     }
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's file transport, writing each message whole (see file_broker.py).
+    CELERY_BROKER_TRANSPORT = "chatkit_platform.file_broker:Transport"
     _broker_dir = DATA_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
