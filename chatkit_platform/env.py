@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,12 +148,43 @@ def local_secret(path: Path, make: Callable[[], str] | None = None) -> str:
     """Return a development secret kept in `path`, creating it on first use.
 
     Only the embedded default uses this: production refuses to start without the
-    real variables, so no secret ever lives in the code.
+    real variables, so no secret ever lives in the code. The file is created exclusively
+    and private from its first byte; of two processes starting at once, the one that
+    does not create it reads the other's value.
     """
-    if path.exists():
-        return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     value = make() if make else secrets.token_urlsafe(50)
-    path.write_text(value + "\n")
-    path.chmod(0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(value + "\n")
     return value
+
+
+def write_private(path: Path, value: str) -> None:
+    """Write `value` to `path` (replacing it), readable by its owner only from the start."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through os.open
+    with os.fdopen(descriptor, "w") as file:
+        file.write(value + "\n")
+
+
+# How long a process waits for another one to finish writing a secret it just created.
+_SECRET_WAIT_SECONDS = 10.0
+
+
+def _read_secret(path: Path) -> str:
+    deadline = time.monotonic() + _SECRET_WAIT_SECONDS
+    while True:
+        text = path.read_text()
+        # The creator writes the value and its newline in one call; a file written by
+        # hand may lack the newline, but then it is not a second old.
+        complete = text.endswith("\n") or time.time() - path.stat().st_mtime > 1
+        if complete and text.strip():
+            return text.strip()
+        if time.monotonic() > deadline:
+            raise ConfigError(f"{path} is empty or incomplete; delete it to make a new one")
+        time.sleep(0.01)

@@ -51,7 +51,9 @@ def _check_fernet_keys(keys: list[str]) -> list[str]:
 try:
     PLATFORM_ENV = env_choice("PLATFORM_ENV", "development", ("development", "production"))
     PRODUCTION = PLATFORM_ENV == "production"
-    DATA_DIR = Path(env_str("PLATFORM_DATA_DIR") or BASE_DIR / "var")
+    # Local files: the default SQLite database, the file broker, development secrets,
+    # collected static files. A relative path is read from the checkout.
+    DATA_DIR = BASE_DIR / (env_str("PLATFORM_DATA_DIR") or "var")
 
     SECRET_KEY = env_str("SECRET_KEY")
     if not SECRET_KEY:
@@ -70,9 +72,14 @@ try:
         raise ConfigError("ALLOWED_HOSTS must list the public host names in production")
     CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-    DATABASE = parse_database_url(
-        "DATABASE_URL", env_str("DATABASE_URL") or "sqlite:///var/db.sqlite3", BASE_DIR
-    )
+    # Not a setting of its own: it may carry a password, and the debug page lists settings.
+    _database_url = env_str("DATABASE_URL")
+    if not _database_url:
+        if PRODUCTION:
+            raise ConfigError("DATABASE_URL is required when PLATFORM_ENV=production")
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        _database_url = f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+    DATABASE = parse_database_url("DATABASE_URL", _database_url, BASE_DIR)
     # Under pytest, the ORM thread of async tests would otherwise keep its connection
     # open past the run, and PostgreSQL refuses to drop a test database still in use.
     DATABASE = dataclasses.replace(
@@ -82,6 +89,11 @@ try:
     REDIS_URL = env_str("REDIS_URL")
     if REDIS_URL:
         check_redis_url("REDIS_URL", REDIS_URL)
+    elif PRODUCTION:
+        # Without it every process would have a channel layer and a cache of its own.
+        raise ConfigError(
+            "REDIS_URL is required when PLATFORM_ENV=production (channel layer, cache, broker)"
+        )
 
     ENCRYPTION_KEYS = env_list("ENCRYPTION_KEYS")
     if not ENCRYPTION_KEYS:
@@ -91,6 +103,8 @@ try:
     _check_fernet_keys(ENCRYPTION_KEYS)
 
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+    if PRODUCTION and CELERY_BROKER_URL.startswith("filesystem://"):
+        raise ConfigError("CELERY_BROKER_URL must name a real broker when PLATFORM_ENV=production")
     # The one switch for every outbound call a tenant can aim (HTTP tools, provider base
     # URLs, later MCP servers): on, they may reach loopback and private addresses too.
     # CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS is its older name and still works.
@@ -107,6 +121,9 @@ try:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
     TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)
     LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
+    # Hashed static file names (cached for a year) and compressed copies, from the manifest
+    # `collectstatic` writes: on in production, whose image runs `collectstatic`.
+    STATIC_MANIFEST = env_bool("STATIC_MANIFEST", default=PRODUCTION)
 except ConfigError as error:
     raise SystemExit(f"Configuration error: {error}") from None
 
@@ -130,6 +147,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files in every mode (daphne serves none): from STATIC_ROOT after
+    # `collectstatic`, and in development straight from the apps too.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -194,7 +214,16 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = BASE_DIR / (env_str("STATIC_ROOT") or DATA_DIR / "static")
+if STATIC_MANIFEST:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+if not PRODUCTION:
+    WHITENOISE_USE_FINDERS = True
+    # WhiteNoise warns at start-up about a missing STATIC_ROOT; it fills on `collectstatic`.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LOGIN_URL = "/console/login/"
 
 # --- Security -----------------------------------------------------------------
@@ -217,9 +246,31 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # --- Celery -------------------------------------------------------------------
 
+# Apps send their tasks by name; the names, their queues and the schedule live here only.
+# Long tool calls take minutes each, so the short platform tasks (the long-tool sweep,
+# later retention and metering) get a queue of their own that a busy pool cannot starve.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_LONG_TOOL_QUEUE = "long_tools"
+CELERY_PLATFORM_QUEUE = "platform"
+LONG_TOOL_TASK = "hosted_agents.tasks.run_long_tool"
+LONG_TOOL_SWEEP_TASK = "hosted_agents.tasks.sweep_long_tools"
+# Well under the stale-heartbeat threshold in hosted_agents/long_tools (30 s).
+LONG_TOOL_SWEEP_SECONDS = 15.0
+CELERY_TASK_ROUTES = {
+    LONG_TOOL_TASK: {"queue": CELERY_LONG_TOOL_QUEUE},
+    LONG_TOOL_SWEEP_TASK: {"queue": CELERY_PLATFORM_QUEUE},
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-long-tool-calls": {
+        "task": LONG_TOOL_SWEEP_TASK,
+        "schedule": LONG_TOOL_SWEEP_SECONDS,
+        # A sweep no worker took in time is replaced by the next one, not piled up.
+        "options": {"expires": LONG_TOOL_SWEEP_SECONDS - 1},
+    }
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's file transport, writing each message whole (see file_broker.py).
+    CELERY_BROKER_TRANSPORT = "chatkit_platform.file_broker:Transport"
     _broker_dir = DATA_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -238,13 +289,17 @@ else:
 
 # --- Logging ------------------------------------------------------------------
 
+_LOGGERS = {"django.db.backends": {"level": "WARNING"}}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The file broker has no host, and kombu warns about that on every connection.
+    _LOGGERS["kombu.connection"] = {"level": "ERROR"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL.upper()},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": _LOGGERS,
 }
 
 if "pytest" in sys.modules:

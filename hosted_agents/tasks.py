@@ -4,6 +4,9 @@ Failure policy: `run_long_tool` never retries through Celery. A tool's own failu
 limit is recorded on its row; a worker that dies mid-task has its message redelivered
 (late acknowledgement, rejection on worker loss) or, if the broker lost it, the sweep sends
 it again. The claim makes every repeat harmless.
+
+The task names (and their queues) are declared in settings: `LONG_TOOL_TASK`,
+`LONG_TOOL_SWEEP_TASK`, `CELERY_TASK_ROUTES`.
 """
 
 from __future__ import annotations
@@ -12,14 +15,18 @@ import socket
 from dataclasses import asdict
 
 from celery import Task, shared_task
+from django.conf import settings
 
-from chatkit_platform.celery import LONG_TOOL_SWEEP_TASK, LONG_TOOL_TASK
 from hosted_agents.long_tools import tool_call_execute, tool_call_sweep
 
 
 # Celery ships no type hints, so its decorator hides each task's signature from mypy.
 @shared_task(  # type: ignore[untyped-decorator]
-    bind=True, name=LONG_TOOL_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    bind=True,
+    name=settings.LONG_TOOL_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
 )
 def run_long_tool(self: Task, tenant_id: int, tool_call_id: int) -> None:
     tool_call_execute(
@@ -31,6 +38,6 @@ def run_long_tool(self: Task, tenant_id: int, tool_call_id: int) -> None:
 
 
 # Untyped like the one above.
-@shared_task(name=LONG_TOOL_SWEEP_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+@shared_task(name=settings.LONG_TOOL_SWEEP_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
 def sweep_long_tools() -> dict[str, int]:
     return asdict(tool_call_sweep())

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from tenants import services
 from tenants.actors import Actor
+from tenants.admin_transcript import ThreadTranscriptMixin
 from tenants.exceptions import DomainError, InvalidInput
 from tenants.models import (
     ApiKey,
@@ -302,7 +303,7 @@ class AuditEventAdmin(ReadOnlyAdmin[AuditEvent]):
 
 
 @admin.register(Thread)
-class ThreadAdmin(ReadOnlyAdmin[Thread]):
+class ThreadAdmin(ThreadTranscriptMixin, ReadOnlyAdmin[Thread]):
     list_display = ("public_id", "tenant", "agent_slug", "end_user_id", "title", "created_at")
     search_fields = ("public_id", "end_user_id")
 

@@ -23,6 +23,10 @@ One `ToolCall` row per (tenant, thread, run, tool-call id) goes through these st
   calls queued for RESEND_AFTER whose message may be lost (the file broker loses the one a
   dying worker had taken). It fails calls out of attempts or queued for QUEUED_GIVE_UP_AFTER.
 
+Execution is at least once: a call whose worker died runs again from the start (the claim
+keeps only one result). A tool with effects outside the platform passes
+`progress.idempotency_key`, the same for every attempt of the call, to the service it calls.
+
 The claim relies on the prefork pool (one task per process at a time), which is also the
 pool that enforces time limits.
 """
@@ -38,6 +42,7 @@ from hosted_agents.long_tools.sweep import SweepReport, tool_call_sweep
 from hosted_agents.long_tools.worker import (
     Claim,
     Outcome,
+    idempotency_key,
     tool_call_claim,
     tool_call_execute,
     tool_call_finish,
@@ -50,6 +55,7 @@ __all__ = [
     "LongToolError",
     "Outcome",
     "SweepReport",
+    "idempotency_key",
     "long_tool_run",
     "tool_call_claim",
     "tool_call_enqueue",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from celery import current_app
+from django.conf import settings
 from django.db import transaction
 
-from chatkit_platform.celery import LONG_TOOL_TASK
-from chatkit_platform.celery import app as celery_app
 from hosted_agents.models import ToolCall
 
 __all__ = [
@@ -56,10 +56,15 @@ class LongToolError(Exception):
 
 
 def tool_call_send(*, tenant_id: int, tool_call_id: int, time_limit_seconds: float) -> None:
-    """Send the task message for a recorded call (ids only, tenant first)."""
-    celery_app.send_task(
-        LONG_TOOL_TASK,
+    """Send the task message for a recorded call (ids only, tenant first).
+
+    The task goes by name (settings.LONG_TOOL_TASK) to the queue the settings name when it
+    is sent, so a deployment, or a test, can move long calls without touching this code.
+    """
+    current_app.send_task(
+        settings.LONG_TOOL_TASK,
         args=[tenant_id, tool_call_id],
+        queue=settings.CELERY_LONG_TOOL_QUEUE,
         soft_time_limit=time_limit_seconds,
         time_limit=time_limit_seconds + HARD_LIMIT_GRACE_SECONDS,
     )

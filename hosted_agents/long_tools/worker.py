@@ -16,6 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from pydantic import ValidationError
 
 from hosted_agents.exceptions import UnknownToolError
@@ -31,7 +32,14 @@ from hosted_agents.long_tools.common import (
 from hosted_agents.models import ToolCall
 from hosted_agents.tools.registry import get_code_tool
 
-__all__ = ["Claim", "Outcome", "tool_call_claim", "tool_call_execute", "tool_call_finish"]
+__all__ = [
+    "Claim",
+    "Outcome",
+    "idempotency_key",
+    "tool_call_claim",
+    "tool_call_execute",
+    "tool_call_finish",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,8 @@ class Claim:
     arguments: dict[str, Any]
     time_limit_seconds: float
     started_at: datetime
+    # The same for every attempt of the call (see `idempotency_key`).
+    idempotency_key: str = ""
 
 
 class _SeenCall(TypedDict):
@@ -57,6 +67,9 @@ class _SeenCall(TypedDict):
     tool_name: str
     arguments: Any
     time_limit_seconds: float
+    thread_id: str
+    run_id: str
+    call_id: str
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,9 @@ def tool_call_claim(
         "tool_name",
         "arguments",
         "time_limit_seconds",
+        "thread_id",
+        "run_id",
+        "call_id",
     ).first()
     if seen is None:
         return None
@@ -104,7 +120,22 @@ def tool_call_claim(
     )
     if changed != 1:
         return None
-    return Claim(tenant_id, tool_call_id, token, seen["tool_name"], seen["arguments"], limit, now)
+    key = idempotency_key(tenant_id, seen["thread_id"], seen["run_id"], seen["call_id"])
+    return Claim(
+        tenant_id, tool_call_id, token, seen["tool_name"], seen["arguments"], limit, now, key
+    )
+
+
+def idempotency_key(tenant_id: int, thread_id: str, run_id: str, call_id: str) -> str:
+    """Return the key a tool hands to services that deduplicate (payments, tickets, mail).
+
+    Execution is at least once: a call whose worker died runs again from the start. Every
+    attempt of one call gets the same key, and no other call gets it: it is derived from the
+    ids that make the call unique, keyed by SECRET_KEY so two installations never collide
+    and the ids are not readable from it.
+    """
+    message = f"{tenant_id}:{thread_id}:{run_id}:{call_id}"
+    return salted_hmac("hosted_agents.tool_call", message, algorithm="sha256").hexdigest()[:40]
 
 
 def _left_behind_here(seen: _SeenCall, hostname: str) -> bool:
@@ -219,6 +250,7 @@ class _RowKeeper:
 
     def __init__(self, claim: Claim) -> None:
         self._claim = claim
+        self.idempotency_key = claim.idempotency_key
         self._lock = threading.Lock()
         self._latest: tuple[str, float | None] | None = None
         self._stopping = threading.Event()

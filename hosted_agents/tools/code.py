@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from chatkit_core.agents import AgentContext
 from chatkit_core.types import ProgressUpdateEvent
+from hosted_agents.long_tools import LongToolError, long_tool_run
 from hosted_agents.tools.registry import CodeTool
 
 __all__ = [
@@ -130,7 +131,7 @@ async def _run_long(
         await agent_context.stream(ProgressUpdateEvent(text=label))
 
     try:
-        run = runner or _default_runner()
+        run = runner or long_tool_run
         result = await run(
             tenant_id=tenant_id,
             thread_id=agent_context.thread.id,
@@ -141,9 +142,9 @@ async def _run_long(
             time_limit_seconds=tool.time_limit_seconds,
             on_progress=on_progress,
         )
-    except Exception as error:
-        if isinstance(error, _long_tool_errors()):
-            return str(error)  # already a whole sentence that names the tool
+    except LongToolError as error:
+        return str(error)  # already a whole sentence that names the tool
+    except Exception:
         logger.exception("Long-running tool %s failed", tool.name)
         return f"The tool {tool.name} failed with an internal error."
     return tool_output(result)
@@ -168,18 +169,3 @@ def unavailable_code_tool(entry: dict[str, Any]) -> FunctionTool:
         on_invoke_tool=invoke,
         strict_json_schema=False,
     )
-
-
-def _default_runner() -> LongToolRunner:
-    from hosted_agents.long_tools import long_tool_run
-
-    runner: LongToolRunner = long_tool_run
-    return runner
-
-
-def _long_tool_errors() -> tuple[type[Exception], ...]:
-    try:
-        from hosted_agents.long_tools import LongToolError
-    except ImportError:
-        return ()
-    return (LongToolError,)

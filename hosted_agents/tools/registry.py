@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -43,6 +44,15 @@ PROGRESS_PARAMETER = "progress"
 
 
 class ProgressReporter(Protocol):
+    """What a long-running tool gets first: progress reports out, the call's key in.
+
+    A long tool call runs at least once, not exactly once: if its worker dies, the call runs
+    again from the start. `idempotency_key` is the same for every attempt of one call; pass
+    it to services that deduplicate requests (an `Idempotency-Key` header, a unique column).
+    """
+
+    idempotency_key: str
+
     def report(self, text: str, fraction: float | None = None) -> None:
         """Tell the user how far the tool got; `fraction` is between 0 and 1 when known."""
         ...
@@ -96,6 +106,10 @@ class CodeTool:
 
 
 class _SilentProgress:
+    def __init__(self) -> None:
+        # Invoked directly, every call is a call of its own.
+        self.idempotency_key = uuid.uuid4().hex
+
     def report(self, text: str, fraction: float | None = None) -> None:
         return None
 

@@ -19,13 +19,14 @@ async def test_readyz_reports_every_part_ready() -> None:
 async def test_readyz_names_the_failing_broker(settings) -> None:
     from chatkit_platform.celery import app
 
-    previous = app.conf.broker_url
-    # Nothing listens on port 1: the broker check must fail, quickly and by name.
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    previous = app.conf.broker_url, app.conf.broker_transport
+    # Nothing listens on port 1: the broker check must fail, quickly and by name. (The
+    # transport follows the URL; the embedded broker names its own.)
+    app.conf.broker_url, app.conf.broker_transport = "redis://127.0.0.1:1/0", None
     try:
         response = await AsyncClient().get("/readyz")
     finally:
-        app.conf.broker_url = previous
+        app.conf.broker_url, app.conf.broker_transport = previous
     assert response.status_code == 503
     body = response.json()
     assert body["failing"] == ["broker"]

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from celery.signals import before_task_publish
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from chatkit_platform.celery import LONG_TOOL_TASK
 from hosted_agents.long_tools import (
     MAX_ATTEMPTS,
     Claim,
@@ -82,7 +82,7 @@ def published() -> Iterator[list[Published]]:
     sent: list[Published] = []
 
     def record(sender: str, body: Any, **kwargs: Any) -> None:
-        if sender == LONG_TOOL_TASK:
+        if sender == settings.LONG_TOOL_TASK:
             tenant_id, tool_call_id = body[0]
             sent.append(Published(tenant_id, tool_call_id, _visible_elsewhere(*body[0])))
 
@@ -240,6 +240,23 @@ def test_attempt_left_behind_by_a_dead_pool_process_is_claimed_at_once(acme: Ten
 
     assert retaken is not None
     assert (reload(call).attempts, reload(call).claim_token) == (2, retaken.token)
+
+
+def test_every_attempt_of_a_call_gets_the_same_idempotency_key(acme: Tenant) -> None:
+    call = enqueue(acme, "call_1")
+    other = enqueue(acme, "call_2")
+    first = claim(call, "w1@host")
+    change(call, heartbeat_at=timezone.now() - timedelta(minutes=1))
+    second = claim(call, "w2@host")
+    elsewhere = claim(other)
+
+    assert first is not None and second is not None and elsewhere is not None
+    assert first.token != second.token
+    assert first.idempotency_key == second.idempotency_key
+    assert len(first.idempotency_key) == 40
+    assert elsewhere.idempotency_key != first.idempotency_key
+    # Nothing of the ids shows through.
+    assert "call_1" not in first.idempotency_key and str(acme.pk) != first.idempotency_key
 
 
 def test_superseded_attempt_cannot_record_a_result(

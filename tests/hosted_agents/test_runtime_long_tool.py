@@ -64,8 +64,8 @@ async def test_analyze_text_runs_on_a_worker_and_its_progress_reaches_the_stream
 
 
 async def the_call(tenant: Tenant, condition: Callable[[ToolCall], bool]) -> ToolCall:
-    """Return the tenant's one long tool call once `condition` holds (within 20 s)."""
-    async with asyncio.timeout(20):
+    """Return the tenant's one long tool call once `condition` holds (within 60 s)."""
+    async with asyncio.timeout(60):
         while True:
             calls = [call async for call in ToolCall.objects.for_tenant(tenant)]
             if len(calls) == 1 and condition(calls[0]):

@@ -5,6 +5,7 @@ the test process imports it too, for the names. Tools that must be watched from 
 write to files in a `folder` the test gives them:
 
     folder/log      one line per event: "start <pid>", "finish <pid>"
+    folder/keys     `hold_until_released`: the idempotency key each attempt was given
     folder/release  `hold_until_released` waits until this file exists
 """
 
@@ -49,6 +50,8 @@ def count_steps(progress: ProgressReporter, *, steps: int, delay: float) -> dict
 @code_tool(HOLD, description="Wait for the release file.", long_running=True)
 def hold_until_released(progress: ProgressReporter, *, folder: str) -> dict[str, Any]:
     _log(folder, "start")
+    with open(Path(folder) / "keys", "a") as keys:
+        keys.write(progress.idempotency_key + "\n")
     progress.report("holding", 0.5)
     while not (Path(folder) / "release").exists():
         time.sleep(0.05)

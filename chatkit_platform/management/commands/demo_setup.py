@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from chatkit_platform.env import write_private
 from hosted_agents.demo_model import DEMO_MODEL_LABEL, DEMO_MODEL_NAME
 from hosted_agents.models import Agent
 from hosted_agents.services import agent_create, agent_publish
@@ -27,6 +28,8 @@ from tenants.models import ApiKey, Tenant
 from tenants.services.api_keys import api_key_authenticate, api_key_create
 from tenants.services.tenants import tenant_create
 
+# The README shows the same command (a test keeps the two equal).
+TRY_IT = '.venv/bin/python manage.py chat demo assistant "what is (6*7)+1? use the calculator"'
 TENANT_SLUG = "demo"
 AGENT_SLUG = "assistant"
 ADMIN_USERNAME = "demo-admin"
@@ -44,6 +47,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument(
+            "--quiet", action="store_true", help="do not print the sign-in (see demo_info)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
@@ -54,24 +60,11 @@ class Command(BaseCommand):
             tenant = self._tenant(user)
             agent = self._agent(tenant, user)
         raw_key = self._api_key(tenant, data_dir)
+        if options["quiet"]:
+            self.stdout.write("Demo tenant ready; its sign-in follows once the services are up.")
+            return
         base = f"http://{options['host']}:{options['port']}"
-        self.stdout.write(
-            "\n".join(
-                [
-                    "",
-                    "Demo ready.",
-                    f"  Admin (operators):  {base}/admin/",
-                    f"  Readiness:          {base}/readyz",
-                    f"  Sign in:            {ADMIN_USERNAME} / {password}",
-                    f"  Tenant:             {tenant.slug}",
-                    f"  Agent:              {agent.slug} on the {DEMO_MODEL_LABEL}",
-                    f"  Demo API key:       {raw_key}",
-                    f"  Try it:             .venv/bin/python manage.py chat {tenant.slug} "
-                    f'{agent.slug} "what is 6*7? use the calculator"',
-                    "",
-                ]
-            )
-        )
+        self.stdout.write(banner(base, password=password, tenant=tenant, agent=agent, key=raw_key))
 
     def _admin(self, data_dir: Path) -> tuple[Any, str]:
         users = get_user_model()._default_manager
@@ -85,7 +78,7 @@ class Command(BaseCommand):
         user.set_password(password)
         user.is_staff = user.is_superuser = True
         user.save()
-        _write_private(password_file, password)
+        write_private(password_file, password)
         return user, password
 
     def _tenant(self, user: Any) -> Tenant:
@@ -127,11 +120,24 @@ class Command(BaseCommand):
         issued = api_key_create(
             tenant=tenant, name="demo key", scopes=[ApiKey.Scope.CHAT, ApiKey.Scope.MANAGEMENT_READ]
         )
-        _write_private(key_file, issued.raw)
+        write_private(key_file, issued.raw)
         return issued.raw
 
 
-def _write_private(path: Path, value: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(value + "\n")
-    path.chmod(0o600)
+def banner(base: str, *, password: str, tenant: Tenant, agent: Agent, key: str) -> str:
+    """Return the text that tells a newcomer where to go and how to sign in."""
+    return "\n".join(
+        [
+            "",
+            "Demo ready.",
+            f"  Admin (operators):  {base}/admin/",
+            f"  Readiness:          {base}/readyz",
+            f"  Sign in:            {ADMIN_USERNAME} / {password}",
+            f"  Tenant:             {tenant.slug}",
+            f"  Agent:              {agent.slug} on the {DEMO_MODEL_LABEL}",
+            f"  Demo API key:       {key}",
+            f"  Try it:             {TRY_IT}",
+            "  Again:              .venv/bin/python manage.py demo_info",
+            "",
+        ]
+    )

@@ -1,0 +1,149 @@
+"""A thread's conversation as plain text, for the operators' read-only thread page.
+
+Until the console shows conversations, an operator reads one here instead of opening items
+one at a time. Items are rendered from their stored protocol JSON: messages as their text,
+client tool calls with their arguments and output, widgets as the text they show.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from tenants.models import Thread, ThreadItem
+
+__all__ = ["ThreadTranscriptMixin", "item_text", "widget_text"]
+
+# A thread page renders at most this many items (the oldest first).
+MAX_ITEMS = 500
+
+_LABELS = {
+    "user_message": "User",
+    "assistant_message": "Assistant",
+    "client_tool_call": "Client tool call",
+    "widget": "Widget",
+    "task": "Task",
+    "workflow": "Workflow",
+    "generated_image": "Image",
+    "structured_input": "Question",
+    "end_of_turn": "End of turn",
+    "hidden_context_item": "Hidden context",
+    "sdk_hidden_context": "Hidden context",
+}
+# Widget fields that hold what the user reads, in the order they are looked for.
+_WIDGET_TEXT_FIELDS = ("value", "label", "title", "text", "alt")
+
+
+class ThreadTranscriptMixin:
+    """Adds the read-only "Transcript" field to a thread's admin page."""
+
+    readonly_fields: ClassVar[list[str] | tuple[str, ...]] = ("transcript",)
+
+    @admin.display(description="Transcript")
+    def transcript(self, thread: Thread) -> SafeString:
+        if thread.pk is None:
+            return format_html("{}", "")
+        items = list(
+            ThreadItem.objects.for_tenant(thread.tenant_id)
+            .filter(thread=thread)
+            .order_by("created_at", "id")
+            .values_list("type", "created_at", "data")[: MAX_ITEMS + 1]
+        )
+        if not items:
+            return format_html("<p>{}</p>", "No items yet.")
+        rows = format_html_join(
+            "",
+            '<div style="margin-bottom: 0.8em"><strong>{}</strong> <small>{}</small>'
+            '<div style="white-space: pre-wrap">{}</div></div>',
+            (
+                (_LABELS.get(kind, kind), f"{created:%Y-%m-%d %H:%M:%S}", item_text(kind, data))
+                for kind, created, data in items[:MAX_ITEMS]
+            ),
+        )
+        if len(items) > MAX_ITEMS:
+            more = f"Only the first {MAX_ITEMS} items are shown."
+            return format_html("{}<p>{}</p>", rows, more)
+        return rows
+
+
+def item_text(kind: str, data: dict[str, Any]) -> str:
+    """Return the text of one stored thread item."""
+    if kind == "user_message":
+        return _user_text(data)
+    if kind == "assistant_message":
+        return "".join(part.get("text", "") for part in data.get("content") or [])
+    if kind == "client_tool_call":
+        text = f"{data.get('name', '?')}({_json(data.get('arguments'))}) [{data.get('status')}]"
+        if data.get("output") is not None:
+            text += f"\n-> {_json(data.get('output'))}"
+        return text
+    if kind == "widget":
+        return widget_text(data.get("widget") or {})
+    if kind == "task":
+        return _task_text(data.get("task") or {})
+    if kind == "workflow":
+        tasks = (data.get("workflow") or {}).get("tasks") or []
+        return "\n".join(_task_text(task) for task in tasks)
+    if kind == "generated_image":
+        return str((data.get("image") or {}).get("url") or "")
+    if kind == "structured_input":
+        return _json({k: v for k, v in data.items() if k not in _ITEM_ENVELOPE})
+    if kind == "end_of_turn":
+        return ""
+    if kind in {"hidden_context_item", "sdk_hidden_context"}:
+        return _json(data.get("content"))
+    return _json({k: v for k, v in data.items() if k not in _ITEM_ENVELOPE})
+
+
+_ITEM_ENVELOPE = {"id", "thread_id", "created_at", "type"}
+
+
+def _user_text(data: dict[str, Any]) -> str:
+    parts = []
+    for part in data.get("content") or []:
+        if part.get("type") == "input_tag":
+            parts.append(f"@{part.get('text', '')}")
+        else:
+            parts.append(str(part.get("text", "")))
+    text = "".join(parts)
+    if data.get("quoted_text"):
+        text = f"> {data['quoted_text']}\n{text}"
+    names = [str(a.get("name", a.get("id", "?"))) for a in data.get("attachments") or []]
+    if names:
+        text += f"\n[attached: {', '.join(names)}]"
+    return text
+
+
+def _task_text(task: dict[str, Any]) -> str:
+    return " - ".join(str(task[key]) for key in ("title", "content") if task.get(key))
+
+
+def widget_text(node: Any) -> str:
+    """Return what a widget shows as text: a row on one line, other containers one per line."""
+    if isinstance(node, list):
+        return "\n".join(filter(None, (widget_text(child) for child in node)))
+    if not isinstance(node, dict):
+        return ""
+    kind = node.get("type", "")
+    if kind == "Divider":
+        return "---"
+    own = next((node[f] for f in _WIDGET_TEXT_FIELDS if isinstance(node.get(f), str)), "")
+    if kind == "Button" and own:
+        own = f"[{own}]"
+    children = node.get("children")
+    if not isinstance(children, list):
+        return own
+    inner = [text for text in (widget_text(child) for child in children) if text]
+    if kind == "Row":
+        body = " | ".join(text.replace("\n", " ") for text in inner)
+    else:
+        body = "\n".join(inner)
+    return f"{own}\n{body}" if own and body else own or body
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

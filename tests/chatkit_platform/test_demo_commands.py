@@ -1,0 +1,39 @@
+"""`demo_setup` makes the demo and `demo_info` prints its sign-in again, as the README says."""
+
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from chatkit_platform.management.commands.demo_setup import TRY_IT
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(command: str, *args: str) -> str:
+    out = StringIO()
+    call_command(command, *args, stdout=out)
+    return out.getvalue()
+
+
+def test_banner_example_is_the_readme_one() -> None:
+    assert TRY_IT in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.django_db
+def test_demo_info_prints_the_sign_in_demo_setup_made(settings: Any, tmp_path: Path) -> None:
+    settings.DATA_DIR = tmp_path
+    with pytest.raises(CommandError, match="demo_setup"):
+        _run("demo_info")
+
+    made = _run("demo_setup")
+    again = _run("demo_info")
+
+    password = (tmp_path / "demo_admin_password").read_text().strip()
+    key = (tmp_path / "demo_api_key").read_text().strip()
+    assert f"demo-admin / {password}" in again and key in again and TRY_IT in again
+    assert again.strip() == made.strip()
+    assert "demo-admin" not in _run("demo_setup", "--quiet")
+    assert _run("demo_info").strip() == made.strip()  # a second setup kept the sign-in
