@@ -91,7 +91,13 @@ try:
     _check_fernet_keys(ENCRYPTION_KEYS)
 
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
-    CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = env_bool("CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS", False)
+    # The one switch for every outbound call a tenant can aim (HTTP tools, provider base
+    # URLs, later MCP servers): on, they may reach loopback and private addresses too.
+    # CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS is its older name and still works.
+    CHATKIT_ALLOW_PRIVATE_NETWORK = env_bool(
+        "CHATKIT_ALLOW_PRIVATE_NETWORK", env_bool("CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS", False)
+    )
+    CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = CHATKIT_ALLOW_PRIVATE_NETWORK
     OPENAI_API_KEY = env_str("OPENAI_API_KEY")
     OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
     OPENAI_AGENTS_TRACING = env_bool("OPENAI_AGENTS_TRACING", False)

@@ -32,10 +32,6 @@ from tenants.admin import ModelForm, OperatorAdmin, ReadOnlyAdmin, request_actor
 from tenants.models import ProviderCredential
 
 
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 def _field_errors(form: forms.ModelForm[Any], error: InvalidInput, fields: dict[str, str]) -> None:
     """Show a service's `InvalidInput` on the form field it names (or on the whole form)."""
     name = fields.get(error.field, error.field)
@@ -118,22 +114,20 @@ class AgentAdmin(OperatorAdmin[Agent]):
             }
             services.agent_update(
                 tenant=obj.tenant, agent_id=obj.pk, changes=changes,
-                actor=request_actor(request), ip=_ip(request),
+                actor=request_actor(request),
             )  # fmt: skip
             return
         draft = {field: getattr(obj, field) for field in DRAFT_FIELDS - {"name"}}
         created = services.agent_create(
             tenant=obj.tenant, slug=obj.slug, name=obj.name,
-            actor=request_actor(request), ip=_ip(request), **draft,
+            actor=request_actor(request), **draft,
         )  # fmt: skip
         obj.pk, obj._state.adding = created.pk, False
 
     def delete_model(self, request: HttpRequest, obj: Agent) -> None:
-        services.agent_delete(
-            tenant=obj.tenant, agent_id=obj.pk, actor=request_actor(request), ip=_ip(request)
-        )
+        services.agent_delete(tenant=obj.tenant, agent_id=obj.pk, actor=request_actor(request))
 
-    @admin.action(description="Publish the draft of the selected agents")
+    @admin.action(description="Publish the draft of the selected agents", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset.select_related("tenant"):
             try:
@@ -141,7 +135,6 @@ class AgentAdmin(OperatorAdmin[Agent]):
                     tenant=agent.tenant,
                     agent_id=agent.pk,
                     actor=request_actor(request),
-                    ip=_ip(request),
                 )
             except InvalidInput as error:
                 self.message_user(request, f"{agent.slug}: {error}", messages.ERROR)
@@ -171,7 +164,7 @@ class AgentVersionAdmin(ReadOnlyAdmin[AgentVersion]):
         try:
             created = services.agent_rollback(
                 tenant=version.tenant, agent_id=version.agent_id, number=version.number,
-                actor=request_actor(request), ip=_ip(request),
+                actor=request_actor(request),
             )  # fmt: skip
         except InvalidInput as error:
             self.message_user(request, f"{version.agent.slug}: {error.message}", messages.ERROR)
@@ -264,7 +257,6 @@ class HttpToolAdmin(OperatorAdmin[HttpTool]):
     form = HttpToolForm
     list_display = ("name", "tenant", "method", "url_template", "updated_at")
     search_fields = ("name", "tenant__slug")
-    actions = None
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant", "header_hints") if obj is not None else ()
@@ -276,22 +268,19 @@ class HttpToolAdmin(OperatorAdmin[HttpTool]):
         if change:
             services.http_tool_update(
                 tenant=obj.tenant, tool_id=obj.pk, changes={**values, "headers": headers},
-                actor=request_actor(request), ip=_ip(request),
+                actor=request_actor(request),
             )  # fmt: skip
             return
         created = services.http_tool_create(
             tenant=obj.tenant,
             headers=headers,
             actor=request_actor(request),
-            ip=_ip(request),
             **values,
         )
         obj.pk, obj._state.adding = created.pk, False
 
     def delete_model(self, request: HttpRequest, obj: HttpTool) -> None:
-        services.http_tool_delete(
-            tenant=obj.tenant, tool_id=obj.pk, actor=request_actor(request), ip=_ip(request)
-        )
+        services.http_tool_delete(tenant=obj.tenant, tool_id=obj.pk, actor=request_actor(request))
 
 
 class ClientToolForm(ModelForm[ClientTool]):
@@ -314,7 +303,6 @@ class ClientToolAdmin(OperatorAdmin[ClientTool]):
     form = ClientToolForm
     list_display = ("name", "tenant", "updated_at")
     search_fields = ("name", "tenant__slug")
-    actions = None
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("tenant",) if obj is not None else ()
@@ -324,18 +312,16 @@ class ClientToolAdmin(OperatorAdmin[ClientTool]):
         if change:
             services.client_tool_update(
                 tenant=obj.tenant, tool_id=obj.pk, changes=values,
-                actor=request_actor(request), ip=_ip(request),
+                actor=request_actor(request),
             )  # fmt: skip
             return
         created = services.client_tool_create(
-            tenant=obj.tenant, actor=request_actor(request), ip=_ip(request), **values
+            tenant=obj.tenant, actor=request_actor(request), **values
         )
         obj.pk, obj._state.adding = created.pk, False
 
     def delete_model(self, request: HttpRequest, obj: ClientTool) -> None:
-        services.client_tool_delete(
-            tenant=obj.tenant, tool_id=obj.pk, actor=request_actor(request), ip=_ip(request)
-        )
+        services.client_tool_delete(tenant=obj.tenant, tool_id=obj.pk, actor=request_actor(request))
 
 
 @admin.register(UsageDaily)

@@ -1,32 +1,42 @@
-"""Exceptions of the hosted_agents app.
+"""Exceptions of the hosted_agents app; the whole tree is drawn in tenants/exceptions.py.
 
-    TenancyError (tenants.exceptions)  shared with the tenants app, so one handler maps both
-    ├── ObjectNotFound                 no such agent, version or tool in this tenant
-    ├── AlreadyExists                  an agent slug or tool name is taken
-    └── InvalidInput                   a value the edge should have refused (field, message)
-
-    HostedAgentsError                  a rule of this app was broken
-    ├── UnknownToolError               no code tool is registered under that name (LookupError)
-    ├── AgentNotPublished              the agent has no published version to serve
-    ├── TenantInactive                 the tenant is suspended
-    ├── QuotaExhausted                 the tenant used its monthly token quota
-    └── AgentMisconfigured             a published version names something that is gone
+    DomainError (tenants.exceptions)   one root for every app, mapped by its `kind`
+    ├── TenancyError                   shared with the tenants app and re-exported here:
+    │   ├── ObjectNotFound             no such agent, version or tool in this tenant
+    │   ├── AlreadyExists              an agent slug or tool name is taken
+    │   ├── InvalidInput               a value the edge should have refused (field, message)
+    │   └── TenantInactive             the tenant is suspended
+    └── HostedAgentsError              a rule of this app was broken
+        ├── UnknownToolError           NOT_FOUND: no code tool is registered under that name
+        │                              (also a LookupError)
+        ├── AgentNotPublished          NOT_FOUND: the agent has no published version to serve
+        ├── QuotaExhausted             LIMIT: the tenant used its monthly token quota
+        └── AgentMisconfigured         CONFLICT: a published version names something gone
 
     ImmutableVersionError              not a domain error but a bug: an AgentVersion was
                                        saved a second time
 
-The runtime turns each `HostedAgentsError` into a ChatKit `error` event with a message for
-the end user; the management API answers them as 4xx.
+The runtime turns each refusal into a ChatKit `error` event with a message for the end
+user; the management API answers them by `kind`.
 """
 
 from __future__ import annotations
 
-from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
+from tenants.exceptions import (
+    AlreadyExists,
+    DomainError,
+    ErrorKind,
+    InvalidInput,
+    ObjectNotFound,
+    TenantInactive,
+)
 
 __all__ = [
     "AgentMisconfigured",
     "AgentNotPublished",
     "AlreadyExists",
+    "DomainError",
+    "ErrorKind",
     "HostedAgentsError",
     "ImmutableVersionError",
     "InvalidInput",
@@ -37,27 +47,31 @@ __all__ = [
 ]
 
 
-class HostedAgentsError(Exception):
+class HostedAgentsError(DomainError):
     """Base class of the domain errors of the hosted_agents app."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class UnknownToolError(HostedAgentsError, LookupError):
+    kind = ErrorKind.NOT_FOUND
+
     def __init__(self, name: str) -> None:
         super().__init__(f"no code tool is registered as {name!r}")
         self.name = name
 
 
 class AgentNotPublished(HostedAgentsError):
+    kind = ErrorKind.NOT_FOUND
+
     def __init__(self, slug: str) -> None:
         super().__init__(f"agent {slug} has no published version")
         self.slug = slug
 
 
-class TenantInactive(HostedAgentsError):
-    pass
-
-
 class QuotaExhausted(HostedAgentsError):
+    kind = ErrorKind.LIMIT
+
     def __init__(self, used: int, quota: int) -> None:
         super().__init__(f"monthly token quota used: {used} of {quota}")
         self.used = used
@@ -66,6 +80,8 @@ class QuotaExhausted(HostedAgentsError):
 
 class AgentMisconfigured(HostedAgentsError):
     """The published version refers to a credential or tool that no longer exists."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class ImmutableVersionError(RuntimeError):

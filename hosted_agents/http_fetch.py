@@ -22,6 +22,11 @@ Every refusal or failure raises `FetchError`, whose `reason` says which:
             | timeout | too_large | too_many_redirects | bad_response | network_error
 
 A non-2xx status is not an error: it is returned for the tool to report.
+
+The same address policy guards other outbound clients: `CheckedTransport` is an httpx
+transport that resolves, checks and pins every request's host the same way (the model
+client of a tenant's provider credential uses it), and `url_target_check` refuses at save
+time what can be refused without DNS (local names, non-public literal addresses).
 """
 
 from __future__ import annotations
@@ -43,13 +48,16 @@ from typing import Any, Literal
 import httpx
 
 __all__ = [
+    "CheckedTransport",
     "FetchError",
     "FetchErrorReason",
     "FetchResult",
     "Resolver",
     "fetch",
+    "header_check",
     "is_public_address",
     "system_resolver",
+    "url_target_check",
 ]
 
 FetchErrorReason = Literal[
@@ -206,22 +214,40 @@ def _parse_url(url: str | httpx.URL) -> httpx.URL:
     return parsed
 
 
+def url_target_check(url: str, *, allow_private: bool) -> None:
+    """Raise `FetchError` for a URL that could never pass the address check.
+
+    What needs no DNS is decided here (the URL's form, local names, literal addresses);
+    a host name is resolved and checked again on every connection.
+    """
+    parsed = _parse_url(url)
+    literal = _literal_address(parsed.host)
+    _check_candidates(parsed, [literal] if literal is not None else [], allow_private)
+
+
+def _check_candidates(url: httpx.URL, candidates: list[IPAddress], allow_private: bool) -> None:
+    if allow_private:
+        return
+    host = url.raw_host.decode("ascii")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise FetchError("forbidden_address", f"{host} is a local name")
+    for candidate in candidates:
+        if not is_public_address(candidate):
+            raise FetchError(
+                "forbidden_address", f"{host} is {candidate}, which is not a public address"
+            )
+
+
 async def _checked_address(url: httpx.URL, resolver: Resolver, allow_private: bool) -> str:
     """Return the address to connect to for `url`, after checking all of the host's addresses."""
-    host = url.raw_host.decode("ascii")
     literal = _literal_address(url.host)
     if literal is not None:
         candidates = [literal]
     else:
-        if not allow_private and (host == "localhost" or host.endswith(".localhost")):
-            raise FetchError("forbidden_address", f"{host} is a local name")
+        _check_candidates(url, [], allow_private)  # a local name is refused before DNS
+        host = url.raw_host.decode("ascii")
         candidates = await _resolve(resolver, host, url.port or _default_port(url))
-    if not allow_private:
-        for candidate in candidates:
-            if not is_public_address(candidate):
-                raise FetchError(
-                    "forbidden_address", f"{host} is {candidate}, which is not a public address"
-                )
+    _check_candidates(url, candidates, allow_private)
     return str(candidates[0])
 
 
@@ -263,11 +289,21 @@ def _checked_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     if sum(len(name) + len(value) for name, value in checked.items()) > MAX_REQUEST_HEADER_BYTES:
         raise FetchError("bad_request", f"headers exceed {MAX_REQUEST_HEADER_BYTES} bytes")
     for name, value in checked.items():
-        if not _TOKEN.match(name) or any(c in value for c in "\r\n\0"):
-            raise FetchError("bad_request", f"header {name!r} is malformed")
-        if name.lower() in _RESERVED_HEADERS:
-            raise FetchError("bad_request", f"header {name!r} cannot be set")
+        header_check(name, value)
     return checked
+
+
+def header_check(name: str, value: str) -> None:
+    """Raise `FetchError` unless `name` is an HTTP token and `value` one line of text.
+
+    Also refuses the headers the fetch sets itself (framing, routing, proxies).
+    """
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise FetchError("bad_request", f"header name {name!r} is not an HTTP token")
+    if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+        raise FetchError("bad_request", f"header {name!r} must have one line of text as value")
+    if name.lower() in _RESERVED_HEADERS:
+        raise FetchError("bad_request", f"header {name!r} cannot be set")
 
 
 def _with_json_body(request: _Request, json_body: Any) -> _Request:
@@ -343,13 +379,17 @@ def _default_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def _pinned_url(url: httpx.URL, address: str) -> httpx.URL:
+    try:
+        return url.copy_with(host=address)
+    except httpx.InvalidURL as exc:
+        raise FetchError("bad_url", f"cannot address {address}: {exc}") from None
+
+
 def _pinned(request: _Request, address: str, timeout_seconds: float) -> httpx.Request:
     """Return the httpx request that goes to `address` but names the original host."""
     url = request.url
-    try:
-        pinned_url = url.copy_with(host=address)
-    except httpx.InvalidURL as exc:
-        raise FetchError("bad_url", f"cannot address {address}: {exc}") from None
+    pinned_url = _pinned_url(url, address)
     extensions: dict[str, Any] = {"timeout": dict.fromkeys(
         ("connect", "read", "write", "pool"), timeout_seconds
     )}  # fmt: skip
@@ -433,3 +473,49 @@ def _origin(url: httpx.URL) -> tuple[str, bytes, int]:
 
 def _default_port(url: httpx.URL) -> int:
     return 443 if url.scheme == "https" else 80
+
+
+# --------------------------------------------------------------------------- other clients
+
+
+class CheckedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that sends each request only to a checked address of its host.
+
+    For a long-lived client of one service (a provider's base URL): every request's host is
+    resolved and checked like `fetch` does, then the request goes to that address with
+    `Host` and the TLS server name keeping the original name. A refusal raises
+    `httpx.ConnectError`, which clients report as a connection failure. Give each client its
+    own transport: its pool is keyed by address.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolver: Resolver = system_resolver,
+        inner: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._allow_private = allow_private
+        self._resolver = resolver
+        self._inner = inner or httpx.AsyncHTTPTransport(verify=_default_ssl_context(), retries=0)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            url = _parse_url(request.url)
+            address = await _checked_address(url, self._resolver, self._allow_private)
+            pinned_url = _pinned_url(url, address)
+        except FetchError as error:
+            raise httpx.ConnectError(f"{error.reason}: {error}", request=request) from None
+        extensions = dict(request.extensions)
+        if url.scheme == "https":
+            extensions["sni_hostname"] = url.raw_host.decode("ascii")
+        headers = httpx.Headers(request.headers)
+        headers["Host"] = url.netloc.decode("ascii")
+        pinned = httpx.Request(
+            request.method, pinned_url, headers=headers, stream=request.stream,
+            extensions=extensions,
+        )  # fmt: skip
+        return await self._inner.handle_async_request(pinned)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

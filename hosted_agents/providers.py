@@ -7,7 +7,12 @@
     no credential, no platform key            the offline demo model
 
 Every run gets its own `AsyncOpenAI` client, closed after the run: no global default client,
-so one tenant's key or base URL can never serve another tenant's request.
+so one tenant's key or base URL can never serve another tenant's request. A tenant's base URL
+is held to the HTTP tools' address policy: checked at save (provider credential services) and
+at every connection (the client's transport is `http_fetch.CheckedTransport`), so the tenant's
+key is never sent to loopback, private or metadata addresses unless the operator allows
+private targets (`CHATKIT_ALLOW_PRIVATE_NETWORK`). The operator's own `OPENAI_BASE_URL` is
+trusted as configured.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, cast
 
+import httpx
 from agents import Model, ModelSettings, OpenAIChatCompletionsModel, OpenAIResponsesModel
 from django.conf import settings
 from openai import AsyncOpenAI
 from openai.types.shared import Reasoning
 
+from hosted_agents import http_fetch
 from hosted_agents.demo_model import DEMO_MODEL_NAME, DemoModel
 from hosted_agents.exceptions import AgentMisconfigured
 from tenants.encryption import decrypt
@@ -110,6 +117,7 @@ def provider_model_build(
         # One bound for connect, each read and the whole request; openai retries at most
         # `max_retries` times on top (timeouts, 429, 5xx).
         timeout=timeout_seconds,
+        http_client=cast(Any, _http_client(config, timeout_seconds)),
     )
     model: Model
     if config.api == "chat_completions":
@@ -117,6 +125,18 @@ def provider_model_build(
     else:
         model = OpenAIResponsesModel(model=config.model, openai_client=client)
     return ProviderModel(model=model, model_name=config.model, client=client)
+
+
+def _http_client(config: ProviderConfig, timeout_seconds: float) -> httpx.AsyncClient | None:
+    """Return a client that connects only to checked addresses, for a tenant's credential."""
+    if config.credential_id is None:
+        return None  # the operator's key and base URL: openai's own client
+    transport = http_fetch.CheckedTransport(allow_private=settings.CHATKIT_ALLOW_PRIVATE_NETWORK)
+    # No proxies from the environment: the checked address is the one connected to. openai
+    # takes an `httpx` client as well as its own `httpx2` one (its types name only the latter).
+    return httpx.AsyncClient(
+        transport=transport, timeout=timeout_seconds, follow_redirects=True, trust_env=False
+    )
 
 
 def model_settings_build(values: dict[str, Any]) -> ModelSettings:

@@ -71,6 +71,7 @@ from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
 from hosted_agents.tools.http import Fetcher
+from tenants.actors import Actor, ActorKind
 from tenants.models import Tenant
 from tenants.services.audit import audit_event_record
 from tenants.store import DjangoStore
@@ -117,7 +118,7 @@ class RunPlan:
 
 
 def run_plan_load(*, tenant: Tenant, agent_id: int) -> RunPlan:
-    """Return what a run needs, or raise the `HostedAgentsError` that refuses it (sync)."""
+    """Return what a run needs, or raise the `DomainError` that refuses it (sync)."""
     # Re-read: the tenant may have been suspended or its quota changed since authentication.
     fresh = Tenant.objects.filter(pk=tenant.pk).first()
     if fresh is None:
@@ -181,7 +182,7 @@ _PROVIDER_FAILURES: list[tuple[type[Exception], str, bool]] = [
 ]
 
 
-def _refusal(error: HostedAgentsError | ObjectNotFound) -> CustomStreamError:
+def _refusal(error: HostedAgentsError | ObjectNotFound | TenantInactive) -> CustomStreamError:
     message = next(text for kind, text in _REFUSALS if isinstance(error, kind))
     return CustomStreamError(message, allow_retry=False)
 
@@ -304,7 +305,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         except AgentMisconfigured as error:
             await self._audit_failure(context, context.agent, None, error)
             raise _refusal(error) from error
-        except (HostedAgentsError, ObjectNotFound) as error:
+        except (HostedAgentsError, ObjectNotFound, TenantInactive) as error:
             logger.info("Refused a run of agent %s: %s", context.agent.pk, error)
             raise _refusal(error) from error
 
@@ -322,7 +323,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             config.get("tools", []),
             tenant_id=tenant_id,
             run_id=run_id,
-            allow_private_http=settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS,
+            allow_private_http=settings.CHATKIT_ALLOW_PRIVATE_NETWORK,
             load_headers=load_headers,
             long_tool_runner=self.long_tool_runner,
             fetcher=self.http_fetcher,
@@ -477,12 +478,8 @@ def _run_record(
 def _audit_record(
     *, tenant: Tenant, agent: Agent, context: RequestContext, details: dict[str, Any]
 ) -> None:
+    kind = ActorKind.API_KEY if context.api_key_id is not None else ActorKind.SYSTEM
+    actor = Actor(kind=kind, label=context.actor_label, ip=context.ip)
     audit_event_record(
-        tenant=tenant,
-        actor=None,
-        actor_label=context.actor_label,
-        action="agent.run_failed",
-        target=agent,
-        after=details,
-        ip=context.ip,
+        tenant=tenant, actor=actor, action="agent.run_failed", target=agent, after=details
     )

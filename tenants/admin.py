@@ -15,9 +15,11 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from tenants import services
+from tenants.actors import Actor
+from tenants.exceptions import DomainError, InvalidInput
 from tenants.models import (
     ApiKey,
     Attachment,
@@ -31,7 +33,6 @@ from tenants.models import (
     ThreadItem,
 )
 from tenants.models.tenancy import normalize_origin
-from tenants.services import Actor
 
 _M = TypeVar("_M", bound=models.Model)
 _T = TypeVar("_T", bound=TenantOwnedModel)
@@ -55,17 +56,19 @@ else:
         pass
 
 
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 def request_actor(request: HttpRequest) -> Actor:
-    """Return the signed-in user who made an admin change (None if there is none)."""
-    return request.user if isinstance(request.user, User) else None
+    """Return the signed-in operator who made an admin change, with their address."""
+    ip = request.META.get("REMOTE_ADDR")
+    user = request.user
+    return Actor.for_user(user, ip=ip) if isinstance(user, User) else Actor.system(ip=ip)
 
 
 class OperatorAdmin(ModelAdmin[_T]):
-    """Base for tenant-owned models: every tenant's rows, through the unscoped manager."""
+    """Base for tenant-owned models: every tenant's rows, through the unscoped manager.
+
+    A subclass that allows deleting implements `delete_model` with its service; the bulk
+    "Delete selected" action then calls it row by row, so every deletion is audited.
+    """
 
     list_select_related = ["tenant"]
     list_filter = ["tenant"]
@@ -74,6 +77,26 @@ class OperatorAdmin(ModelAdmin[_T]):
         queryset: QuerySet[_T] = self.model.unscoped.get_queryset()
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
+
+    def delete_model(self, request: HttpRequest, obj: _T) -> None:
+        raise NotImplementedError(f"{type(self).__name__} deletes through a service")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[_T]) -> None:
+        # Django's own bulk delete would skip the services (and so the audit trail).
+        for obj in queryset.select_related("tenant"):
+            try:
+                self.delete_model(request, obj)
+            except DomainError as error:
+                self.message_user(request, f"{obj}: {error}", messages.ERROR)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as error:  # a rule of the service, like "the last owner"
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.path)
 
 
 class ReadOnlyAdmin(OperatorAdmin[_T]):
@@ -123,12 +146,10 @@ class TenantAdmin(ModelAdmin[Tenant]):
         stored = Tenant.objects.get(pk=obj.pk)
         changed = {name: form.cleaned_data[name] for name in form.changed_data if name != "status"}
         if changed:
-            services.tenant_update(
-                tenant=stored, changes=changed, actor=request_actor(request), ip=_ip(request)
-            )
+            services.tenant_update(tenant=stored, changes=changed, actor=request_actor(request))
         if "status" in form.changed_data:
             services.tenant_set_status(
-                tenant=stored, status=obj.status, actor=request_actor(request), ip=_ip(request)
+                tenant=stored, status=obj.status, actor=request_actor(request)
             )
 
 
@@ -151,14 +172,11 @@ class MembershipAdmin(OperatorAdmin[Membership]):
             user=obj.user,
             role=obj.role,
             actor=request_actor(request),
-            ip=_ip(request),
         )
         obj.pk, obj._state.adding = membership.pk, False
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        services.membership_remove(
-            tenant=obj.tenant, user=obj.user, actor=request_actor(request), ip=_ip(request)
-        )
+        services.membership_remove(tenant=obj.tenant, user=obj.user, actor=request_actor(request))
 
 
 @admin.register(ApiKey)
@@ -190,7 +208,6 @@ class ApiKeyAdmin(ReadOnlyAdmin[ApiKey]):
                 tenant=api_key.tenant,
                 key_id=api_key.pk,
                 actor=request_actor(request),
-                ip=_ip(request),
             )
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
@@ -219,6 +236,15 @@ class ProviderCredentialForm(ModelForm[ProviderCredential]):
             self.add_error("base_url", "OpenAI credentials use the official endpoint.")
         return data
 
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            services.provider_credential_check(self.instance)
+        except InvalidInput as error:
+            self.add_error(error.field if error.field in self.fields else None, error.message)
+
 
 @admin.register(ProviderCredential)
 class ProviderCredentialAdmin(OperatorAdmin[ProviderCredential]):
@@ -245,18 +271,17 @@ class ProviderCredentialAdmin(OperatorAdmin[ProviderCredential]):
                     "secret": secret,
                 },
                 actor=request_actor(request),
-                ip=_ip(request),
             )
             return
         created = services.provider_credential_create(
             tenant=obj.tenant, name=obj.name, kind=obj.kind, base_url=obj.base_url, api=obj.api,
-            secret=secret, actor=request_actor(request), ip=_ip(request),
+            secret=secret, actor=request_actor(request),
         )  # fmt: skip
         obj.pk, obj.secret_hint, obj._state.adding = created.pk, created.secret_hint, False
 
     def delete_model(self, request: HttpRequest, obj: ProviderCredential) -> None:
         services.provider_credential_delete(
-            tenant=obj.tenant, credential_id=obj.pk, actor=request_actor(request), ip=_ip(request)
+            tenant=obj.tenant, credential_id=obj.pk, actor=request_actor(request)
         )
 
 

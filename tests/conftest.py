@@ -14,15 +14,28 @@ Every fixture needs the database; async tests that reach the ORM through
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from hosted_agents.models import Agent
+from tenants.actors import Actor
 from tenants.models import ApiKey, Membership, Tenant
 from tenants.services import IssuedApiKey, api_key_create, membership_add, tenant_create
 
 ALL_SCOPES = list(ApiKey.Scope.values)
+
+
+@pytest.fixture(autouse=True)
+def private_network_allowed(settings: Any) -> None:
+    """Let tenants' outbound calls reach loopback, as a local-model operator would.
+
+    Provider credentials in tests point at the loopback OpenAI stub, and HTTP tools at local
+    servers. A test of the address policy turns `CHATKIT_ALLOW_PRIVATE_NETWORK` off itself.
+    """
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
 
 
 def _user(username: str) -> AbstractBaseUser:
@@ -90,13 +103,15 @@ def outsider(db: None) -> AbstractBaseUser:
 
 @pytest.fixture
 def acme_key(acme: Tenant, acme_owner: AbstractBaseUser) -> IssuedApiKey:
-    return api_key_create(tenant=acme, name="acme server", scopes=ALL_SCOPES, actor=acme_owner)
+    return api_key_create(
+        tenant=acme, name="acme server", scopes=ALL_SCOPES, actor=Actor.for_user(acme_owner)
+    )
 
 
 @pytest.fixture
 def globex_key(globex: Tenant, globex_owner: AbstractBaseUser) -> IssuedApiKey:
     return api_key_create(
-        tenant=globex, name="globex server", scopes=ALL_SCOPES, actor=globex_owner
+        tenant=globex, name="globex server", scopes=ALL_SCOPES, actor=Actor.for_user(globex_owner)
     )
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from tenants.actors import Actor
 from tenants.models import ApiKey, Tenant
 from tenants.services import api_key_authenticate
 
-__all__ = ["ChatKeyAuth", "request_actor_label", "request_ip", "request_key", "request_tenant"]
+__all__ = ["ChatKeyAuth", "request_actor", "request_ip", "request_key", "request_tenant"]
 
 
 def request_ip(request: HttpRequest) -> str | None:
@@ -38,6 +39,6 @@ def request_tenant(request: HttpRequest) -> Tenant:
     return request_key(request).tenant
 
 
-def request_actor_label(request: HttpRequest) -> str:
+def request_actor(request: HttpRequest) -> Actor:
     """Return who acts, for the audit trail: the key, never a user."""
-    return f"API key {request_key(request).display}"
+    return Actor.for_api_key(request_key(request), ip=request_ip(request))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from ninja import Router, Schema
 from pydantic import AfterValidator, ConfigDict, Field, StrictInt, StrictStr
 
-from chatkit_endpoints.openai_api.auth import request_actor_label, request_ip, request_tenant
+from chatkit_endpoints.openai_api.auth import request_actor, request_tenant
 from chatkit_endpoints.openai_api.items import unix_seconds
 from hosted_agents.selectors import agent_get_by_workflow
 from tenants.exceptions import InvalidInput
@@ -208,8 +208,7 @@ def session_create(request: HttpRequest, body: SessionCreateIn) -> dict[str, Any
         chatkit_configuration=(
             configuration.model_dump(exclude_unset=True, exclude_none=True) if configuration else {}
         ),
-        actor_label=request_actor_label(request),
-        ip=request_ip(request),
+        actor=request_actor(request),
     )
     return _session_out(issued.session, issued.client_secret)
 
@@ -219,8 +218,7 @@ def session_cancel(request: HttpRequest, session_id: str) -> dict[str, Any]:
     session = client_session_cancel(
         tenant=request_tenant(request),
         session_id=session_id,
-        actor_label=request_actor_label(request),
-        ip=request_ip(request),
+        actor=request_actor(request),
     )
     # The secret itself is stored nowhere; its non-secret start stands in for it.
     return _session_out(session, f"{CLIENT_SECRET_PREFIX}{session.lookup_id}...")

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from chatkit_endpoints.openai_api.auth import request_actor_label, request_ip, request_tenant
+from chatkit_endpoints.openai_api.auth import request_actor, request_tenant
 from chatkit_endpoints.openai_api.items import (
     LISTED_TYPES,
     ThreadItemOut,
@@ -136,8 +136,7 @@ def thread_delete_operation(request: HttpRequest, thread_id: str) -> dict[str, A
     thread_delete(
         tenant=request_tenant(request),
         thread_id=thread_id,
-        actor_label=request_actor_label(request),
-        ip=request_ip(request),
+        actor=request_actor(request),
     )
     return {"id": thread_id, "object": "chatkit.thread.deleted", "deleted": True}
 

@@ -26,10 +26,20 @@ from hosted_agents.models import (
     ModelSettingsSchema,
     model_takes_reasoning_effort,
 )
-from hosted_agents.services.common import save_unique
+from hosted_agents.services.common import (
+    RowSpec,
+    fields_check_length,
+    row_apply,
+    row_create,
+    row_delete,
+    row_locked,
+    row_update,
+    save_unique,
+)
 from hosted_agents.tools.registry import all_code_tools, get_code_tool
+from tenants.actors import SYSTEM, Actor
 from tenants.models import ProviderCredential, Tenant
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 
 DRAFT_FIELDS = frozenset(
     {
@@ -60,15 +70,6 @@ def _summary(agent: Agent) -> dict[str, Any]:
         "http_tools": agent.http_tools,
         "client_tools": agent.client_tools,
     }
-
-
-def _apply(agent: Agent, changes: dict[str, Any]) -> list[str]:
-    unknown = set(changes) - DRAFT_FIELDS
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
-    for field, value in changes.items():
-        setattr(agent, field, value.strip() if isinstance(value, str) else value)
-    return ["provider_credential" if f == "provider_credential_id" else f for f in changes]
 
 
 def agent_check(agent: Agent) -> None:
@@ -194,15 +195,19 @@ def code_tool_choices() -> list[tuple[str, str]]:
     return [(tool.name, tool.description) for tool in all_code_tools()]
 
 
+AGENT: RowSpec[Agent] = RowSpec(
+    model=Agent,
+    entity="agent",
+    action="agent",
+    fields=DRAFT_FIELDS,
+    summary=_summary,
+    check=agent_check,
+    unique="slug",
+)
+
+
 def _locked_agent(tenant: Tenant, agent_id: int) -> Agent:
-    agent = Agent.objects.for_tenant(tenant).select_for_update().filter(pk=agent_id).first()
-    if agent is None:
-        raise ObjectNotFound("agent", agent_id)
-    return agent
-
-
-def _slug_taken(agent: Agent) -> bool:
-    return Agent.objects.for_tenant(agent.tenant_id).filter(slug=agent.slug).exists()
+    return row_locked(AGENT, tenant=tenant, pk=agent_id)
 
 
 @transaction.atomic
@@ -211,22 +216,13 @@ def agent_create(
     tenant: Tenant,
     slug: str,
     name: str,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
     **draft: Any,
 ) -> Agent:
     """Create an agent's draft (unpublished: its endpoint answers only once published)."""
     agent = Agent(tenant=tenant, slug=slug.strip())
-    _apply(agent, {"name": name, **draft})
-    agent_check(agent)
-    if _slug_taken(agent):
-        raise AlreadyExists("agent", agent.slug)
-    save_unique(agent, entity="agent", field="slug")
-    audit_event_record(
-        tenant=tenant, actor=actor, action="agent.create", target=agent,
-        after=_summary(agent), ip=ip,
-    )  # fmt: skip
-    return agent
+    row_apply(AGENT, agent, {"name": name, **draft})
+    return row_create(AGENT, tenant=tenant, row=agent, actor=actor)
 
 
 @transaction.atomic
@@ -235,20 +231,10 @@ def agent_update(
     tenant: Tenant,
     agent_id: int,
     changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Agent:
     """Change the draft; what the endpoint serves changes only with the next publish."""
-    agent = _locked_agent(tenant, agent_id)
-    before = _summary(agent)
-    fields = _apply(agent, changes)
-    agent_check(agent)
-    agent.save(update_fields=[*fields, "updated_at"])
-    audit_event_record(
-        tenant=tenant, actor=actor, action="agent.update", target=agent,
-        before=before, after=_summary(agent), ip=ip,
-    )  # fmt: skip
-    return agent
+    return row_update(AGENT, tenant=tenant, pk=agent_id, changes=changes, actor=actor)
 
 
 _WORKFLOW_ID = re.compile(rf"^{WORKFLOW_ID_PREFIX}[A-Za-z0-9_-]{{1,97}}$")
@@ -260,8 +246,7 @@ def agent_set_workflow_id(
     tenant: Tenant,
     agent_id: int,
     workflow_id: str,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Agent:
     """Name the agent by `workflow_id` (say, the Agent Builder workflow it replaces).
 
@@ -281,21 +266,14 @@ def agent_set_workflow_id(
     )
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.set_workflow_id", target=agent,
-        before=before, after={"workflow_id": workflow_id}, ip=ip,
+        before=before, after={"workflow_id": workflow_id},
     )  # fmt: skip
     return agent
 
 
 @transaction.atomic
-def agent_delete(
-    *, tenant: Tenant, agent_id: int, actor: Actor = None, ip: str | None = None
-) -> None:
-    agent = _locked_agent(tenant, agent_id)
-    audit_event_record(
-        tenant=tenant, actor=actor, action="agent.delete", target=agent,
-        before=_summary(agent), ip=ip,
-    )  # fmt: skip
-    agent.delete()
+def agent_delete(*, tenant: Tenant, agent_id: int, actor: Actor = SYSTEM) -> None:
+    row_delete(AGENT, tenant=tenant, pk=agent_id, actor=actor)
 
 
 def _config(agent: Agent) -> dict[str, Any]:
@@ -320,8 +298,9 @@ def _add_version(agent: Agent, config: dict[str, Any], actor: Actor, note: str) 
         number=latest + 1,
         config=config,
         note=note,
-        created_by=actor if actor is not None and actor.pk is not None else None,
+        created_by=actor.user,
     )
+    fields_check_length(version)
     version.save()
     agent.published_version = version
     agent.save(update_fields=["published_version", "updated_at"])
@@ -333,8 +312,7 @@ def agent_publish(
     *,
     tenant: Tenant,
     agent_id: int,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
     note: str = "",
 ) -> AgentVersion:
     """Freeze the draft into the next version and make the endpoint serve it."""
@@ -346,7 +324,7 @@ def agent_publish(
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.publish", target=agent,
         before={"published_version_id": previous},
-        after={"version": version.number, "model": agent.model}, ip=ip,
+        after={"version": version.number, "model": agent.model},
     )  # fmt: skip
     return version
 
@@ -386,8 +364,7 @@ def agent_rollback(
     tenant: Tenant,
     agent_id: int,
     number: int,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> AgentVersion:
     """Publish a copy of version `number` as the newest version (see the module docstring).
 
@@ -405,6 +382,6 @@ def agent_rollback(
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.rollback", target=agent,
         before={"published_version_id": previous},
-        after={"version": version.number, "copied_from": number}, ip=ip,
+        after={"version": version.number, "copied_from": number},
     )  # fmt: skip
     return version

@@ -14,18 +14,19 @@ from urllib.parse import urlsplit
 import jsonschema
 from django.db import transaction
 
-from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
+from hosted_agents.exceptions import InvalidInput
+from hosted_agents.http_fetch import FetchError, header_check
 from hosted_agents.models import Agent, ClientTool, HttpTool
 from hosted_agents.models.tools import (
     MAX_HTTP_RESPONSE_BYTES,
     MAX_HTTP_TIME_LIMIT_SECONDS,
     TOOL_NAME_PATTERN,
 )
-from hosted_agents.services.common import save_unique
-from hosted_agents.tools.http import template_fields
+from hosted_agents.services.common import RowSpec, row_create, row_delete, row_update
+from hosted_agents.tools.http import template_check_placeholders, template_fields
+from tenants.actors import SYSTEM, Actor
 from tenants.encryption import encrypt, mask_secret
 from tenants.models import Tenant
-from tenants.services.audit import Actor, audit_event_record
 
 MAX_HEADERS = 20
 # Framing and routing headers are the fetch's to set (it refuses them too).
@@ -73,11 +74,6 @@ def _check_common(tool: HttpTool | ClientTool) -> None:
     tool.args_schema = args_schema_normalized(tool.args_schema)
 
 
-def _name_taken(tool: HttpTool | ClientTool) -> bool:
-    rows = type(tool).objects.for_tenant(tool.tenant_id).filter(name=tool.name)
-    return rows.exclude(pk=tool.pk).exists()
-
-
 def _drop_from_drafts(tenant: Tenant, field: str, tool_id: int) -> None:
     # Few agents per tenant, and JSON containment differs between SQLite and PostgreSQL.
     for agent in Agent.objects.for_tenant(tenant).select_for_update():
@@ -113,6 +109,10 @@ def http_tool_check(tool: HttpTool) -> None:
         example = tool.url_template.format_map({name: "x" for name in fields})
     except (ValueError, KeyError, IndexError) as error:
         raise InvalidInput("url_template", f"not a valid template: {error}") from None
+    try:
+        template_check_placeholders(tool.url_template)
+    except ValueError as error:
+        raise InvalidInput("url_template", str(error)) from None
     parts = urlsplit(example)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("url_template", "must be an http(s) URL with a host")
@@ -130,12 +130,34 @@ def http_tool_set_headers(tool: HttpTool, headers: dict[str, str]) -> None:
     if not isinstance(headers, dict) or len(headers) > MAX_HEADERS:
         raise InvalidInput("headers", f"must be an object of at most {MAX_HEADERS} headers")
     for name, value in headers.items():
-        if not isinstance(value, str) or not name or not name.replace("-", "").isalnum():
-            raise InvalidInput("headers", f"{name!r} is not a header name with a text value")
-        if name.lower() in _PLATFORM_HEADERS:
+        if isinstance(name, str) and name.lower() in _PLATFORM_HEADERS:
             raise InvalidInput("headers", f"{name} is set by the platform")
+        try:
+            header_check(name, value)
+        except FetchError as error:
+            raise InvalidInput("headers", str(error)) from None
     tool.headers_encrypted = encrypt(json.dumps(headers)) if headers else ""
     tool.header_hints = {name: mask_secret(value) for name, value in headers.items()}
+
+
+def _headers_setter(tool: HttpTool, headers: Any) -> list[str]:
+    # None (or no `headers` at all) keeps the stored header values.
+    if headers is None:
+        return []
+    http_tool_set_headers(tool, headers)
+    return ["headers_encrypted", "header_hints"]
+
+
+HTTP_TOOL: RowSpec[HttpTool] = RowSpec(
+    model=HttpTool,
+    entity="HTTP tool",
+    action="http_tool",
+    fields=_HTTP_FIELDS,
+    summary=_http_summary,
+    check=http_tool_check,
+    unique="name",
+    setters={"headers": _headers_setter},
+)
 
 
 @transaction.atomic
@@ -150,8 +172,7 @@ def http_tool_create(
     args_schema: dict[str, Any] | None = None,
     time_limit_seconds: float = 10.0,
     max_response_bytes: int = 64 * 1024,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> HttpTool:
     """Define an HTTP tool; header values are encrypted and only their hints shown again."""
     tool = HttpTool(
@@ -164,16 +185,8 @@ def http_tool_create(
         time_limit_seconds=time_limit_seconds,
         max_response_bytes=max_response_bytes,
     )
-    http_tool_check(tool)
     http_tool_set_headers(tool, headers or {})
-    if _name_taken(tool):
-        raise AlreadyExists("HTTP tool", tool.name)
-    save_unique(tool, entity="HTTP tool", field="name")
-    audit_event_record(
-        tenant=tenant, actor=actor, action="http_tool.create", target=tool,
-        after=_http_summary(tool), ip=ip,
-    )  # fmt: skip
-    return tool
+    return row_create(HTTP_TOOL, tenant=tenant, row=tool, actor=actor)
 
 
 @transaction.atomic
@@ -182,49 +195,18 @@ def http_tool_update(
     tenant: Tenant,
     tool_id: int,
     changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> HttpTool:
     """Change an HTTP tool; `headers` (if given and not None) replaces all header values."""
-    tool = HttpTool.objects.for_tenant(tenant).select_for_update().filter(pk=tool_id).first()
-    if tool is None:
-        raise ObjectNotFound("HTTP tool", tool_id)
-    unknown = set(changes) - _HTTP_FIELDS
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
-    before = _http_summary(tool)
-    fields = ["updated_at"]
-    for field, value in changes.items():
-        if field != "headers":
-            setattr(tool, field, value.strip() if isinstance(value, str) else value)
-            fields.append(field)
-    http_tool_check(tool)
-    if changes.get("headers") is not None:
-        http_tool_set_headers(tool, changes["headers"])
-        fields += ["headers_encrypted", "header_hints"]
-    if _name_taken(tool):
-        raise AlreadyExists("HTTP tool", tool.name)
-    save_unique(tool, entity="HTTP tool", field="name", update_fields=fields)
-    audit_event_record(
-        tenant=tenant, actor=actor, action="http_tool.update", target=tool,
-        before=before, after=_http_summary(tool), ip=ip,
-    )  # fmt: skip
-    return tool
+    return row_update(HTTP_TOOL, tenant=tenant, pk=tool_id, changes=changes, actor=actor)
 
 
 @transaction.atomic
-def http_tool_delete(
-    *, tenant: Tenant, tool_id: int, actor: Actor = None, ip: str | None = None
-) -> None:
-    tool = HttpTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
-    if tool is None:
-        raise ObjectNotFound("HTTP tool", tool_id)
-    _drop_from_drafts(tenant, "http_tools", tool.pk)
-    audit_event_record(
-        tenant=tenant, actor=actor, action="http_tool.delete", target=tool,
-        before=_http_summary(tool), ip=ip,
+def http_tool_delete(*, tenant: Tenant, tool_id: int, actor: Actor = SYSTEM) -> None:
+    row_delete(
+        HTTP_TOOL, tenant=tenant, pk=tool_id, actor=actor,
+        before_delete=lambda tool: _drop_from_drafts(tenant, "http_tools", tool.pk),
     )  # fmt: skip
-    tool.delete()
 
 
 # --------------------------------------------------------------------------- client tools
@@ -239,6 +221,17 @@ def _client_summary(tool: ClientTool) -> dict[str, Any]:
     return {"name": tool.name, "description": tool.description, "args_schema": tool.args_schema}
 
 
+CLIENT_TOOL: RowSpec[ClientTool] = RowSpec(
+    model=ClientTool,
+    entity="client tool",
+    action="client_tool",
+    fields=_CLIENT_FIELDS,
+    summary=_client_summary,
+    check=client_tool_check,
+    unique="name",
+)
+
+
 @transaction.atomic
 def client_tool_create(
     *,
@@ -246,22 +239,13 @@ def client_tool_create(
     name: str,
     description: str,
     args_schema: dict[str, Any] | None = None,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ClientTool:
     """Define a tool that the ChatKit client runs (a `client_tool_call` item)."""
     tool = ClientTool(
         tenant=tenant, name=name.strip(), description=description.strip(), args_schema=args_schema
     )
-    client_tool_check(tool)
-    if _name_taken(tool):
-        raise AlreadyExists("client tool", tool.name)
-    save_unique(tool, entity="client tool", field="name")
-    audit_event_record(
-        tenant=tenant, actor=actor, action="client_tool.create", target=tool,
-        after=_client_summary(tool), ip=ip,
-    )  # fmt: skip
-    return tool
+    return row_create(CLIENT_TOOL, tenant=tenant, row=tool, actor=actor)
 
 
 @transaction.atomic
@@ -270,39 +254,14 @@ def client_tool_update(
     tenant: Tenant,
     tool_id: int,
     changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ClientTool:
-    tool = ClientTool.objects.for_tenant(tenant).select_for_update().filter(pk=tool_id).first()
-    if tool is None:
-        raise ObjectNotFound("client tool", tool_id)
-    unknown = set(changes) - _CLIENT_FIELDS
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
-    before = _client_summary(tool)
-    for field, value in changes.items():
-        setattr(tool, field, value.strip() if isinstance(value, str) else value)
-    client_tool_check(tool)
-    if _name_taken(tool):
-        raise AlreadyExists("client tool", tool.name)
-    save_unique(tool, entity="client tool", field="name", update_fields=[*changes, "updated_at"])
-    audit_event_record(
-        tenant=tenant, actor=actor, action="client_tool.update", target=tool,
-        before=before, after=_client_summary(tool), ip=ip,
-    )  # fmt: skip
-    return tool
+    return row_update(CLIENT_TOOL, tenant=tenant, pk=tool_id, changes=changes, actor=actor)
 
 
 @transaction.atomic
-def client_tool_delete(
-    *, tenant: Tenant, tool_id: int, actor: Actor = None, ip: str | None = None
-) -> None:
-    tool = ClientTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
-    if tool is None:
-        raise ObjectNotFound("client tool", tool_id)
-    _drop_from_drafts(tenant, "client_tools", tool.pk)
-    audit_event_record(
-        tenant=tenant, actor=actor, action="client_tool.delete", target=tool,
-        before=_client_summary(tool), ip=ip,
+def client_tool_delete(*, tenant: Tenant, tool_id: int, actor: Actor = SYSTEM) -> None:
+    row_delete(
+        CLIENT_TOOL, tenant=tenant, pk=tool_id, actor=actor,
+        before_delete=lambda tool: _drop_from_drafts(tenant, "client_tools", tool.pk),
     )  # fmt: skip
-    tool.delete()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import string
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +25,14 @@ from agents.tool_context import ToolContext
 from hosted_agents import http_fetch
 from hosted_agents.tools.code import parse_arguments, tool_output
 
-__all__ = ["HeaderLoader", "HttpToolSpec", "fill_url", "http_function_tool"]
+__all__ = [
+    "HeaderLoader",
+    "HttpToolSpec",
+    "fill_url",
+    "http_function_tool",
+    "template_check_placeholders",
+    "template_fields",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +67,33 @@ def template_fields(url_template: str) -> list[str]:
         if not name.isidentifier():
             raise ValueError(f"placeholder {{{name}}} must be a plain name")
     return names
+
+
+# What a template must fix before its first placeholder: scheme, host and port, then the
+# start of the path or the query. So the model's arguments never choose where a call (and
+# the tool's secret headers) go.
+_FIXED_ORIGIN = re.compile(r"^https?://[^/?#{}]+[/?]", re.IGNORECASE)
+
+
+def template_check_placeholders(url_template: str) -> None:
+    """Raise ValueError unless every placeholder is in the URL's path or query."""
+    before_first = ""
+    in_fragment = False
+    seen_placeholder = False
+    for literal, name, _, _ in string.Formatter().parse(url_template):
+        in_fragment = in_fragment or "#" in literal
+        if not seen_placeholder:
+            before_first += literal
+        if name is None:
+            continue
+        if in_fragment:
+            raise ValueError("a placeholder cannot be in the fragment (after #)")
+        if not seen_placeholder and not _FIXED_ORIGIN.match(before_first):
+            raise ValueError(
+                "placeholders may appear only in the path and the query: write the scheme, "
+                "host and port out, as in https://api.example.com/items/{id}"
+            )
+        seen_placeholder = True
 
 
 def fill_url(url_template: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:

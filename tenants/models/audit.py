@@ -33,6 +33,8 @@ class AuditEvent(TenantOwnedModel):
     )
     # Kept even when the actor is deleted: "alice", "api_key:ckp_live_ab12cd34...", "system".
     actor_label = models.CharField(max_length=200)
+    # The `tenants.actors.ActorKind` of who acted: user, api_key, client_session or system.
+    actor_kind = models.CharField(max_length=20, default="system")
     action = models.CharField(max_length=100)
     target_type = models.CharField(max_length=100)
     target_id = models.CharField(max_length=100)

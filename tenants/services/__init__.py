@@ -1,5 +1,6 @@
 """State changes of the tenants app: one module per entity, every name re-exported here."""
 
+from tenants.actors import Actor
 from tenants.services.api_keys import (
     LAST_USED_INTERVAL,
     IssuedApiKey,
@@ -7,7 +8,7 @@ from tenants.services.api_keys import (
     api_key_create,
     api_key_revoke,
 )
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 from tenants.services.client_sessions import (
     IssuedClientSession,
     client_secret_authenticate,
@@ -16,6 +17,7 @@ from tenants.services.client_sessions import (
 )
 from tenants.services.feedback import feedback_create
 from tenants.services.provider_credentials import (
+    provider_credential_check,
     provider_credential_create,
     provider_credential_delete,
     provider_credential_update,
@@ -45,6 +47,7 @@ __all__ = [
     "feedback_create",
     "membership_add",
     "membership_remove",
+    "provider_credential_check",
     "provider_credential_create",
     "provider_credential_delete",
     "provider_credential_update",

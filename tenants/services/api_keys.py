@@ -9,10 +9,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tenants.actors import SYSTEM, Actor
 from tenants.exceptions import ApiKeyRejected, InvalidInput, ObjectNotFound, RejectionReason
 from tenants.key_format import key_generate, key_hash, key_lookup_id
 from tenants.models import ApiKey, Tenant
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
+from tenants.services.common import fields_check_length
 
 # last_used_at/last_used_ip are written at most this often per key.
 LAST_USED_INTERVAL = timedelta(seconds=60)
@@ -43,8 +45,7 @@ def api_key_create(
     name: str,
     scopes: list[str],
     expires_at: datetime | None = None,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> IssuedApiKey:
     """Create a key for `tenant`; a tenant may hold several live keys, to rotate them."""
     if not name.strip():
@@ -61,8 +62,9 @@ def api_key_create(
         key_hash=new.key_hash,
         scopes=sorted(set(scopes)),
         expires_at=expires_at,
-        created_by=actor,
+        created_by=actor.user,
     )
+    fields_check_length(api_key)
     api_key.save()
     audit_event_record(
         tenant=tenant,
@@ -70,7 +72,6 @@ def api_key_create(
         action="api_key.create",
         target=api_key,
         after=_summary(api_key),
-        ip=ip,
     )
     return IssuedApiKey(api_key=api_key, raw=new.raw)
 
@@ -80,8 +81,7 @@ def api_key_revoke(
     *,
     tenant: Tenant,
     key_id: int,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ApiKey:
     """Revoke a key at once; revoking a revoked key changes nothing."""
     api_key = ApiKey.objects.for_tenant(tenant).select_for_update().filter(pk=key_id).first()
@@ -99,7 +99,6 @@ def api_key_revoke(
         target=api_key,
         before=before,
         after=_summary(api_key),
-        ip=ip,
     )
     return api_key
 

@@ -1,14 +1,9 @@
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any
 
-from django.contrib.auth.models import User
-
+from tenants.actors import Actor
 from tenants.models import AuditEvent, Tenant
-
-# Who made a change: a user, or None when the platform itself did (a task, a command).
-# Every service that records an audit event takes its `actor` as this one type.
-Actor: TypeAlias = User | None
 
 
 def audit_event_record(
@@ -19,22 +14,19 @@ def audit_event_record(
     target: Any,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-    ip: str | None = None,
-    actor_label: str | None = None,
 ) -> AuditEvent:
     """Append one audit event; call it inside the transaction of the change it records."""
-    if actor_label is None:
-        actor_label = actor.get_username() if actor is not None else "system"
     event = AuditEvent(
         tenant=tenant,
-        actor=actor,
-        actor_label=actor_label,
+        actor=actor.user,
+        actor_kind=actor.kind,
+        actor_label=actor.label,
         action=action,
         target_type=target._meta.model_name,
         target_id=str(target.pk),
         before=before or {},
         after=after or {},
-        ip=ip,
+        ip=actor.ip,
     )
     event.save()
     return event

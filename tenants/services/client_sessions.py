@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from tenants.actors import SYSTEM, Actor
 from tenants.exceptions import ClientSecretRejected, InvalidInput, ObjectNotFound, RejectionReason
 from tenants.key_format import CLIENT_SECRET_PREFIX, key_generate, key_hash, key_lookup_id
 from tenants.models import ClientSession, Tenant
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 
 if TYPE_CHECKING:
     from hosted_agents.models import Agent
@@ -146,9 +147,7 @@ def client_session_create(
     expires_after_seconds: int = DEFAULT_EXPIRES_AFTER_SECONDS,
     max_requests_per_1_minute: int = DEFAULT_MAX_REQUESTS_PER_1_MINUTE,
     chatkit_configuration: Mapping[str, Any] | None = None,
-    actor: Actor = None,
-    actor_label: str | None = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> IssuedClientSession:
     """Mint a session of `agent` for the end user `user`; its secret is returned once."""
     if agent.tenant_id != tenant.pk:
@@ -184,11 +183,9 @@ def client_session_create(
     audit_event_record(
         tenant=tenant,
         actor=actor,
-        actor_label=actor_label,
         action="client_session.create",
         target=session,
         after=_summary(session),
-        ip=ip,
     )
     return IssuedClientSession(session=session, client_secret=new.raw)
 
@@ -198,9 +195,7 @@ def client_session_cancel(
     *,
     tenant: Tenant,
     session_id: str,
-    actor: Actor = None,
-    actor_label: str | None = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ClientSession:
     """Cancel a session; its secret stops working at once. Cancelling twice changes nothing."""
     session = (
@@ -220,12 +215,10 @@ def client_session_cancel(
     audit_event_record(
         tenant=tenant,
         actor=actor,
-        actor_label=actor_label,
         action="client_session.cancel",
         target=session,
         before=before,
         after=_summary(session),
-        ip=ip,
     )
     return session
 

@@ -3,12 +3,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import transaction
 
+# The address policy of outbound HTTP is one module, pure Python, shared by every client.
+from hosted_agents.http_fetch import FetchError, url_target_check
+from tenants.actors import SYSTEM, Actor
 from tenants.encryption import encrypt, mask_secret
-from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
+from tenants.exceptions import InvalidInput
 from tenants.models import ProviderCredential, Tenant
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.common import RowSpec, row_create, row_delete, row_update
 
 Kind = ProviderCredential.Kind
 
@@ -24,7 +28,12 @@ def _summary(credential: ProviderCredential) -> dict[str, Any]:
     }
 
 
-def _check(credential: ProviderCredential) -> None:
+def provider_credential_check(credential: ProviderCredential) -> None:
+    """Raise `InvalidInput` unless the credential is valid (before its secret is set).
+
+    An OpenAI-compatible base URL must pass the HTTP tools' address policy: the tenant's key
+    goes there (checked again at every connection, see hosted_agents/providers.py).
+    """
     if not credential.name.strip():
         raise InvalidInput("name", "must not be empty")
     if credential.kind not in Kind.values:
@@ -37,19 +46,18 @@ def _check(credential: ProviderCredential) -> None:
         parts = urlsplit(credential.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput("base_url", "must be an http(s) URL")
+        _check_target(credential.base_url)
 
 
-def _save(credential: ProviderCredential, **options: Any) -> None:
-    """Save, turning a taken name into `AlreadyExists`.
-
-    The unique constraint decides, also between two concurrent writers (a check before the
-    save would let both pass); the savepoint keeps the caller's transaction usable.
-    """
+def _check_target(base_url: str) -> None:
     try:
-        with transaction.atomic():
-            credential.save(**options)
-    except IntegrityError:
-        raise AlreadyExists("provider credential", credential.name) from None
+        url_target_check(base_url, allow_private=settings.CHATKIT_ALLOW_PRIVATE_NETWORK)
+    except FetchError as error:
+        if error.reason == "forbidden_address":
+            raise InvalidInput(
+                "base_url", f"{error}: this platform does not send keys to private addresses"
+            ) from None
+        raise InvalidInput("base_url", str(error)) from None
 
 
 def _set_secret(credential: ProviderCredential, secret: str) -> None:
@@ -58,6 +66,26 @@ def _set_secret(credential: ProviderCredential, secret: str) -> None:
         raise InvalidInput("secret", "must not be empty")
     credential.secret = encrypt(secret)
     credential.secret_hint = mask_secret(secret)
+
+
+def _secret_setter(credential: ProviderCredential, secret: Any) -> list[str]:
+    # An update with an empty or missing secret keeps the stored one.
+    if not str(secret or "").strip():
+        return []
+    _set_secret(credential, str(secret))
+    return ["secret", "secret_hint"]
+
+
+CREDENTIAL = RowSpec(
+    model=ProviderCredential,
+    entity="provider credential",
+    action="provider_credential",
+    fields=frozenset({"name", "base_url", "api", "secret"}),
+    summary=_summary,
+    check=provider_credential_check,
+    unique="name",
+    setters={"secret": _secret_setter},
+)
 
 
 @transaction.atomic
@@ -69,25 +97,15 @@ def provider_credential_create(
     secret: str,
     base_url: str = "",
     api: str = ProviderCredential.Api.RESPONSES,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ProviderCredential:
     """Store a provider key, encrypted; only its masked hint can be shown afterwards."""
     credential = ProviderCredential(
         tenant=tenant, name=name.strip(), kind=kind, base_url=base_url.strip(), api=api
     )
-    _check(credential)
+    provider_credential_check(credential)
     _set_secret(credential, secret)
-    _save(credential, force_insert=True)
-    audit_event_record(
-        tenant=tenant,
-        actor=actor,
-        action="provider_credential.create",
-        target=credential,
-        after=_summary(credential),
-        ip=ip,
-    )
-    return credential
+    return row_create(CREDENTIAL, tenant=tenant, row=credential, actor=actor)
 
 
 @transaction.atomic
@@ -96,39 +114,10 @@ def provider_credential_update(
     tenant: Tenant,
     credential_id: int,
     changes: dict[str, str],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ProviderCredential:
     """Change name, base_url, api or secret; an empty or missing secret keeps the old one."""
-    credential = (
-        ProviderCredential.objects.for_tenant(tenant).select_for_update().filter(pk=credential_id)
-    ).first()
-    if credential is None:
-        raise ObjectNotFound("provider credential", credential_id)
-    unknown = set(changes) - {"name", "base_url", "api", "secret"}
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
-    before = _summary(credential)
-    fields = ["updated_at"]
-    for field in ("name", "base_url", "api"):
-        if field in changes:
-            setattr(credential, field, changes[field].strip())
-            fields.append(field)
-    _check(credential)
-    if changes.get("secret", "").strip():
-        _set_secret(credential, changes["secret"])
-        fields += ["secret", "secret_hint"]
-    _save(credential, update_fields=fields)
-    audit_event_record(
-        tenant=tenant,
-        actor=actor,
-        action="provider_credential.update",
-        target=credential,
-        before=before,
-        after=_summary(credential),
-        ip=ip,
-    )
-    return credential
+    return row_update(CREDENTIAL, tenant=tenant, pk=credential_id, changes=changes, actor=actor)
 
 
 @transaction.atomic
@@ -136,18 +125,6 @@ def provider_credential_delete(
     *,
     tenant: Tenant,
     credential_id: int,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> None:
-    credential = ProviderCredential.objects.for_tenant(tenant).filter(pk=credential_id).first()
-    if credential is None:
-        raise ObjectNotFound("provider credential", credential_id)
-    audit_event_record(
-        tenant=tenant,
-        actor=actor,
-        action="provider_credential.delete",
-        target=credential,
-        before=_summary(credential),
-        ip=ip,
-    )
-    credential.delete()
+    row_delete(CREDENTIAL, tenant=tenant, pk=credential_id, actor=actor)

@@ -7,12 +7,12 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from tenants.actors import SYSTEM, Actor
 from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from tenants.models import Membership, Tenant
 from tenants.models.tenancy import normalize_origin
-from tenants.services.audit import Actor, audit_event_record
-
-_UPDATABLE = {"name", "allowed_origins", "monthly_token_quota", "requests_per_minute"}
+from tenants.services.audit import audit_event_record
+from tenants.services.common import RowSpec, fields_check_length, row_apply_and_save
 
 
 def _summary(tenant: Tenant) -> dict[str, Any]:
@@ -48,8 +48,7 @@ def tenant_create(
     slug: str,
     name: str,
     owner: User,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Tenant:
     """Create a tenant with `owner` as its first owner."""
     if not slug or slugify(slug) != slug:
@@ -57,6 +56,7 @@ def tenant_create(
     if not name.strip():
         raise InvalidInput("name", "must not be empty")
     tenant = Tenant(slug=slug, name=name.strip())
+    fields_check_length(tenant)
     # The unique slug decides, also between two concurrent creations; the savepoint keeps
     # the caller's transaction usable after the refusal.
     try:
@@ -71,48 +71,50 @@ def tenant_create(
         action="tenant.create",
         target=tenant,
         after={**_summary(tenant), "owner": owner.get_username()},
-        ip=ip,
     )
     return tenant
+
+
+def _set_origins(tenant: Tenant, origins: Any) -> list[str]:
+    if not isinstance(origins, list):
+        raise InvalidInput("allowed_origins", "must be a list of origins")
+    tenant.allowed_origins = sorted({_origin(str(origin)) for origin in origins})
+    return ["allowed_origins"]
+
+
+def _check(tenant: Tenant) -> None:
+    if not str(tenant.name).strip():
+        raise InvalidInput("name", "must not be empty")
+    for quota in ("monthly_token_quota", "requests_per_minute"):
+        value = getattr(tenant, quota)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            raise InvalidInput(quota, "must be a whole number of at least 0, or empty")
+
+
+TENANT = RowSpec(
+    model=Tenant,
+    entity="tenant",
+    action="tenant",
+    fields=frozenset({"name", "allowed_origins", "monthly_token_quota", "requests_per_minute"}),
+    summary=_summary,
+    check=_check,
+    setters={"allowed_origins": _set_origins},
+)
 
 
 @transaction.atomic
-def tenant_update(
-    *,
-    tenant: Tenant,
-    changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
-) -> Tenant:
-    """Change a tenant's name, allowed origins or quotas (None quota: no limit)."""
-    unknown = set(changes) - _UPDATABLE
-    if unknown:
-        raise InvalidInput(sorted(unknown)[0], "cannot be changed here")
-    if "name" in changes and not str(changes["name"]).strip():
-        raise InvalidInput("name", "must not be empty")
-    if "allowed_origins" in changes:
-        changes = {
-            **changes,
-            "allowed_origins": sorted({_origin(o) for o in changes["allowed_origins"]}),
-        }
-    for quota in ("monthly_token_quota", "requests_per_minute"):
-        value = changes.get(quota)
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise InvalidInput(quota, "must be a whole number of at least 0, or empty")
-    before = _summary(tenant)
-    for field, value in changes.items():
-        setattr(tenant, field, value)
-    tenant.save(update_fields=[*changes, "updated_at"])
-    audit_event_record(
-        tenant=tenant,
-        actor=actor,
-        action="tenant.update",
-        target=tenant,
-        before=before,
-        after=_summary(tenant),
-        ip=ip,
-    )
-    return tenant
+def tenant_update(*, tenant: Tenant, changes: dict[str, Any], actor: Actor = SYSTEM) -> Tenant:
+    """Change a tenant's name, allowed origins or quotas (None quota: no limit).
+
+    `tenant` itself is locked, re-read and changed, so the caller's object stays current.
+    """
+    try:
+        tenant.refresh_from_db(from_queryset=Tenant.objects.select_for_update())
+    except Tenant.DoesNotExist:
+        raise ObjectNotFound("tenant", tenant.slug) from None
+    return row_apply_and_save(TENANT, tenant=tenant, row=tenant, changes=changes, actor=actor)
 
 
 @transaction.atomic
@@ -120,8 +122,7 @@ def tenant_set_status(
     *,
     tenant: Tenant,
     status: str,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Tenant:
     """Suspend or reactivate a tenant; a suspended tenant's keys stop working at once."""
     if status not in Tenant.Status.values:
@@ -138,7 +139,6 @@ def tenant_set_status(
         target=tenant,
         before={"status": before},
         after={"status": status},
-        ip=ip,
     )
     return tenant
 
@@ -149,8 +149,7 @@ def membership_add(
     tenant: Tenant,
     user: User,
     role: str,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Membership:
     if role not in Membership.Role.values:
         raise InvalidInput("role", f"must be one of {', '.join(Membership.Role.values)}")
@@ -166,7 +165,6 @@ def membership_add(
         action="membership.add",
         target=membership,
         after={"user": user.get_username(), "role": role},
-        ip=ip,
     )
     return membership
 
@@ -176,8 +174,7 @@ def membership_remove(
     *,
     tenant: Tenant,
     user: User,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> None:
     """Remove a user from a tenant; the last owner cannot be removed."""
     # Lock the tenant row first: two removals of two different owners would otherwise each
@@ -196,6 +193,5 @@ def membership_remove(
         action="membership.remove",
         target=membership,
         before={"user": user.get_username(), "role": membership.role},
-        ip=ip,
     )
     membership.delete()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from tenants.actors import SYSTEM, Actor
 from tenants.exceptions import ObjectNotFound
 from tenants.models import Attachment, Tenant, Thread
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 
 
 @transaction.atomic
@@ -14,9 +15,7 @@ def thread_delete(
     *,
     tenant: Tenant,
     thread_id: str,
-    actor: Actor = None,
-    actor_label: str | None = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> None:
     """Delete the thread, its items, feedback and attachments; another tenant's is missing."""
     thread = Thread.objects.for_tenant(tenant).filter(public_id=thread_id).first()
@@ -28,10 +27,8 @@ def thread_delete(
     audit_event_record(
         tenant=tenant,
         actor=actor,
-        actor_label=actor_label,
         action="thread.delete",
         target=thread,
         before={"id": thread.public_id, "user": thread.end_user_id, "title": thread.title},
-        ip=ip,
     )
     thread.delete()  # items and feedback go by CASCADE

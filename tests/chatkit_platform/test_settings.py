@@ -60,3 +60,33 @@ def test_complete_production_settings_pass_the_deploy_check(tmp_path: Path) -> N
     result = _manage(["check", "--deploy", "--fail-level", "WARNING"], GOOD_PRODUCTION, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "allowed"),
+    [
+        ({}, "False"),
+        ({"CHATKIT_ALLOW_PRIVATE_NETWORK": "on"}, "True"),
+        ({"CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS": "1"}, "True"),
+        (
+            {"CHATKIT_ALLOW_PRIVATE_NETWORK": "off", "CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS": "1"},
+            "False",
+        ),
+    ],
+)
+def test_one_setting_allows_private_targets_under_its_new_or_its_older_name(
+    env: dict[str, str], allowed: str, tmp_path: Path
+) -> None:
+    code = "from django.conf import settings; print(settings.CHATKIT_ALLOW_PRIVATE_NETWORK)"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CHATKIT_ALLOW_PRIVATE")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env={**clean, **env, "PLATFORM_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    # The shell may print its auto-imports first; the setting is the last line.
+    assert result.stdout.strip().splitlines()[-1] == allowed

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
@@ -251,3 +252,68 @@ def test_a_refused_rollback_is_reported_in_the_admin(operator: Client, acme: Ten
 
     assert "version 1 cannot be published again" in response.content.decode()
     assert AgentVersion.objects.for_tenant(acme).filter(agent=agent).count() == 2
+
+
+@pytest.fixture
+def agent_viewer(db: None) -> Client:
+    """A staff user who may look at agents and versions but change nothing."""
+    user = get_user_model()._default_manager.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="hosted_agents",
+            codename__in=["view_agent", "view_agentversion"],
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_staff_user_who_may_only_view_agents_cannot_publish_or_roll_back(
+    agent_viewer: Client, acme: Tenant
+) -> None:
+    agent = agent_create(tenant=acme, slug="helpdesk", name="Helpdesk")
+    first = agent_publish(tenant=acme, agent_id=agent.pk)
+
+    for changelist, selected in [("agent", agent.pk), ("agentversion", first.pk)]:
+        action = "publish" if changelist == "agent" else "rollback"
+        response = agent_viewer.post(
+            reverse(f"admin:hosted_agents_{changelist}_changelist"),
+            {"action": action, "_selected_action": [selected]},
+        )
+        assert response.status_code in (200, 302)
+
+    assert AgentVersion.objects.for_tenant(acme).filter(agent=agent).count() == 1
+    assert not AuditEvent.objects.for_tenant(acme).filter(actor_label="viewer").exists()
+
+
+def test_deleting_selected_agents_goes_through_the_service_and_is_audited_as_the_operator(
+    operator: Client, acme: Tenant, globex: Tenant
+) -> None:
+    agents = [
+        agent_create(tenant=acme, slug="helpdesk", name="Helpdesk"),
+        agent_create(tenant=globex, slug="sales", name="Sales"),
+    ]
+    response = operator.post(
+        reverse("admin:hosted_agents_agent_changelist"),
+        {"action": "delete_selected", "_selected_action": [a.pk for a in agents], "post": "yes"},
+        REMOTE_ADDR="192.0.2.10",
+    )
+
+    assert response.status_code == 302
+    assert not Agent.unscoped.filter(pk__in=[a.pk for a in agents]).exists()
+    for tenant in (acme, globex):
+        event = AuditEvent.objects.for_tenant(tenant).get(action="agent.delete")
+        assert (event.actor_kind, event.actor_label, event.ip) == ("user", "root", "192.0.2.10")
+
+
+def test_deleting_selected_tools_in_the_admin_is_audited(operator: Client, acme: Tenant) -> None:
+    tool = client_tool_create(tenant=acme, name="pick", description="Pick a colour.")
+    response = operator.post(
+        reverse("admin:hosted_agents_clienttool_changelist"),
+        {"action": "delete_selected", "_selected_action": [tool.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not ClientTool.unscoped.filter(pk=tool.pk).exists()
+    assert AuditEvent.objects.for_tenant(acme).filter(action="client_tool.delete").count() == 1

@@ -10,6 +10,7 @@ from django.db import connection, models
 from hosted_agents.models import AgentVersion, HttpTool
 from hosted_agents.selectors import http_tool_headers
 from hosted_agents.services import agent_create, agent_publish, http_tool_create, http_tool_update
+from tenants.actors import Actor
 from tenants.models import AuditEvent, ProviderCredential, Tenant
 from tenants.selectors import provider_credential_secret
 from tenants.services import provider_credential_create, provider_credential_update
@@ -42,13 +43,17 @@ def stored(acme: Tenant, acme_owner) -> dict[str, models.Model]:
     """A provider credential and an HTTP tool, each created and then given a new secret, and
     an agent published with both."""
     credential = provider_credential_create(
-        tenant=acme, name="openai", kind="openai", secret=PROVIDER_KEY, actor=acme_owner
+        tenant=acme,
+        name="openai",
+        kind="openai",
+        secret=PROVIDER_KEY,
+        actor=Actor.for_user(acme_owner),
     )
     provider_credential_update(
         tenant=acme,
         credential_id=credential.pk,
         changes={"secret": PROVIDER_KEY_2},
-        actor=acme_owner,
+        actor=Actor.for_user(acme_owner),
     )
     tool = http_tool_create(
         tenant=acme,
@@ -56,13 +61,13 @@ def stored(acme: Tenant, acme_owner) -> dict[str, models.Model]:
         description="Look a customer up.",
         url_template="https://crm.example.com/customers",
         headers={"Authorization": HEADER_TOKEN, "X-Api-Key": HEADER_KEY},
-        actor=acme_owner,
+        actor=Actor.for_user(acme_owner),
     )
     http_tool_update(
         tenant=acme,
         tool_id=tool.pk,
         changes={"headers": {"Authorization": HEADER_TOKEN, "X-Api-Key": HEADER_KEY_2}},
-        actor=acme_owner,
+        actor=Actor.for_user(acme_owner),
     )
     agent = agent_create(
         tenant=acme,
@@ -71,7 +76,7 @@ def stored(acme: Tenant, acme_owner) -> dict[str, models.Model]:
         provider_credential_id=credential.pk,
         http_tools=[tool.pk],
     )
-    version = agent_publish(tenant=acme, agent_id=agent.pk, actor=acme_owner)
+    version = agent_publish(tenant=acme, agent_id=agent.pk, actor=Actor.for_user(acme_owner))
     return {
         "credential": ProviderCredential.objects.for_tenant(acme).get(pk=credential.pk),
         "tool": HttpTool.objects.for_tenant(acme).get(pk=tool.pk),

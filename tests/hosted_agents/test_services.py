@@ -10,6 +10,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from hosted_agents.exceptions import (
     AlreadyExists,
@@ -31,6 +32,7 @@ from hosted_agents.selectors import (
 )
 from hosted_agents.services import (
     agent_create,
+    agent_delete,
     agent_publish,
     agent_rollback,
     agent_update,
@@ -386,6 +388,78 @@ def test_an_invalid_http_tool_is_refused_naming_its_field(
     assert refused.value.field == field
 
 
+CITY_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+
+
+@pytest.mark.parametrize(
+    "url_template",
+    [
+        "https://{city}/weather",
+        "{city}://api.example.com/weather",
+        "https://api.example.com:{city}/weather",
+        "https://{city}.example.com/weather",
+        "https://api.example.com{city}",
+        "https://user:{city}@api.example.com/weather",
+        "https://api.example.com/weather#{city}",
+    ],
+)
+def test_an_http_tool_whose_model_could_choose_where_it_calls_is_refused(
+    acme: Tenant, url_template: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        http_tool_create(
+            tenant=acme, name="w", description="Weather.", url_template=url_template,
+            args_schema=CITY_SCHEMA,
+        )  # fmt: skip
+    assert refused.value.field == "url_template"
+    assert not HttpTool.objects.for_tenant(acme).exists()
+
+
+@pytest.mark.parametrize(
+    "url_template",
+    [
+        "https://api.example.com/weather/{city}",
+        "https://api.example.com:8443/w/{city}/today",
+        "https://api.example.com?city={city}",
+        "http://api.example.com/search?q={city}&units=metric",
+    ],
+)
+def test_placeholders_in_the_path_and_the_query_are_accepted(
+    acme: Tenant, url_template: str
+) -> None:
+    tool = http_tool_create(
+        tenant=acme, name="w", description="Weather.", url_template=url_template,
+        args_schema=CITY_SCHEMA,
+    )  # fmt: skip
+    assert tool.url_template == url_template
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Clé": "value"},
+        {"X Key": "value"},
+        {"X-Key:": "value"},
+        {"X-Key": "line one\r\nX-Injected: yes"},
+        {"X-Key": "line one\nmore"},
+        {"X-Key": "nul\0byte"},
+    ],
+    ids=["non-ascii-name", "space-in-name", "colon-in-name", "crlf", "lf", "nul"],
+)
+def test_malformed_header_names_and_values_are_refused_at_save(
+    acme: Tenant, headers: dict[str, str]
+) -> None:
+    tool = weather(acme)
+    with pytest.raises(InvalidInput) as refused:
+        http_tool_update(tenant=acme, tool_id=tool.pk, changes={"headers": headers})
+    assert refused.value.field == "headers"
+    with pytest.raises(InvalidInput):
+        http_tool_create(
+            tenant=acme, name="other", description="Other.",
+            url_template="https://api.example.com/x", headers=headers,
+        )  # fmt: skip
+
+
 def test_tool_names_are_unique_per_tenant(acme: Tenant, globex: Tenant) -> None:
     weather(acme)
     weather(globex)
@@ -398,22 +472,25 @@ def test_tool_names_are_unique_per_tenant(acme: Tenant, globex: Tenant) -> None:
 # that check and this save), and a call that then hits the unique constraint.
 RACES = {
     "agent_create": (
-        "hosted_agents.services.agents._slug_taken",
+        "tenants.services.common._taken_before_save",
         lambda tenant: agent_create(tenant=tenant, slug="taken", name="Second"),
     ),
-    "http_tool_create": ("hosted_agents.services.tools._name_taken", lambda t: weather(t, "taken")),
+    "http_tool_create": (
+        "tenants.services.common._taken_before_save",
+        lambda t: weather(t, "taken"),
+    ),
     "http_tool_update": (
-        "hosted_agents.services.tools._name_taken",
+        "tenants.services.common._taken_before_save",
         lambda t: http_tool_update(
             tenant=t, tool_id=weather(t, "other").pk, changes={"name": "taken"}
         ),
     ),
     "client_tool_create": (
-        "hosted_agents.services.tools._name_taken",
+        "tenants.services.common._taken_before_save",
         lambda t: client_tool_create(tenant=t, name="taken", description="Second."),
     ),
     "client_tool_update": (
-        "hosted_agents.services.tools._name_taken",
+        "tenants.services.common._taken_before_save",
         lambda t: client_tool_update(
             tenant=t,
             tool_id=client_tool_create(tenant=t, name="other", description="Other.").pk,
@@ -537,3 +614,30 @@ def test_concurrent_usage_records_lose_no_tokens(acme: Tenant) -> None:
 def test_every_agent_lookup_of_the_run_is_scoped(acme: Tenant) -> None:
     with pytest.raises(Exception, match="tenant-owned"):
         list(Agent.objects.all())
+
+
+@pytest.mark.parametrize("kind", ["agent", "http_tool", "client_tool", "provider_credential"])
+def test_a_delete_locks_its_row_before_auditing_it(acme: Tenant, kind: str) -> None:
+    """Like agent deletes, tool and credential deletes read their row FOR UPDATE, so a
+    concurrent update cannot change it between the audit's snapshot and the delete."""
+    if kind == "agent":
+        pk, delete = agent_create(tenant=acme, slug="a", name="A").pk, agent_delete
+        table, key = "hosted_agents_agent", "agent_id"
+    elif kind == "http_tool":
+        pk, delete = weather(acme).pk, http_tool_delete
+        table, key = "hosted_agents_httptool", "tool_id"
+    elif kind == "client_tool":
+        pk = client_tool_create(tenant=acme, name="pick", description="Pick.").pk
+        delete, table, key = client_tool_delete, "hosted_agents_clienttool", "tool_id"
+    else:
+        credential = provider_credential_create(tenant=acme, name="p", kind="openai", secret="k")
+        pk, delete = credential.pk, provider_credential_delete
+        table, key = "tenants_providercredential", "credential_id"
+
+    with CaptureQueriesContext(connection) as queries:
+        delete(tenant=acme, **{key: pk})
+
+    [first_read] = [q["sql"] for q in queries if q["sql"].startswith("SELECT")][:1]
+    assert f'FROM "{table}"' in first_read
+    # SQLite has no row locks: Django leaves the clause out there.
+    assert ("FOR UPDATE" in first_read) is connection.features.has_select_for_update

@@ -138,3 +138,47 @@ def test_suspending_a_tenant_in_the_admin_is_audited(operator: Client, acme: Ten
     )
     actions = set(AuditEvent.objects.for_tenant(acme).values_list("action", flat=True))
     assert {"tenant.update", "tenant.suspend"} <= actions
+
+
+def test_removing_the_last_owner_in_the_admin_is_refused_with_a_message_not_a_crash(
+    operator: Client, acme: Tenant
+) -> None:
+    owner = Membership.objects.for_tenant(acme).get(role="owner")
+    response = operator.post(
+        reverse("admin:tenants_membership_delete", args=[owner.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert "last owner" in operator.get(response["Location"]).content.decode()
+    assert Membership.objects.for_tenant(acme).filter(pk=owner.pk).exists()
+
+
+def test_removing_a_member_in_the_admin_is_audited_as_the_operator(
+    operator: Client, acme: Tenant, acme_viewer
+) -> None:
+    member = Membership.objects.for_tenant(acme).get(user=acme_viewer)
+    response = operator.post(
+        reverse("admin:tenants_membership_delete", args=[member.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.for_tenant(acme).get(action="membership.remove")
+    assert (event.actor_kind, event.actor_label) == ("user", "root")
+
+
+def test_a_provider_base_url_at_a_metadata_address_is_a_form_error(
+    operator: Client, acme: Tenant, settings
+) -> None:
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = False
+    response = operator.post(
+        reverse("admin:tenants_providercredential_add"),
+        {
+            "tenant": acme.pk,
+            "name": "metadata",
+            "kind": "openai_compatible",
+            "base_url": "http://169.254.169.254/latest",
+            "api": "responses",
+            "new_secret": "x" * 20,
+        },
+    )
+    assert response.status_code == 200
+    assert "not a public address" in response.content.decode()
+    assert not ProviderCredential.objects.for_tenant(acme).exists()

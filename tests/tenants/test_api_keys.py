@@ -10,6 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from tenants.actors import Actor
 from tenants.exceptions import ApiKeyRejected, InvalidInput, ObjectNotFound, RejectionReason
 from tenants.key_format import key_lookup_id
 from tenants.models import ApiKey, AuditEvent, Tenant
@@ -219,8 +220,12 @@ def test_a_key_with_bad_settings_is_not_created(fields: dict, acme: Tenant) -> N
 def test_creating_and_revoking_a_key_is_audited_with_actor_and_address(
     acme: Tenant, acme_owner
 ) -> None:
-    issued = api_key_create(tenant=acme, name="ci", scopes=[CHAT], actor=acme_owner, ip="::1")
-    api_key_revoke(tenant=acme, key_id=issued.api_key.pk, actor=acme_owner, ip="::2")
+    issued = api_key_create(
+        tenant=acme, name="ci", scopes=[CHAT], actor=Actor.for_user(acme_owner, ip="::1")
+    )
+    api_key_revoke(
+        tenant=acme, key_id=issued.api_key.pk, actor=Actor.for_user(acme_owner, ip="::2")
+    )
     events = AuditEvent.objects.for_tenant(acme).filter(target_type="apikey").order_by("id")
     assert [(e.action, e.actor_label, e.ip) for e in events] == [
         ("api_key.create", "alice", "::1"),

@@ -5,25 +5,34 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from tenants.actors import Actor
 from tenants.exceptions import AppendOnlyError
 from tenants.models import AuditEvent, Tenant
-from tenants.services import audit_event_record, tenant_update
+from tenants.services import IssuedApiKey, audit_event_record, tenant_update
 
 
 @pytest.fixture
 def event(acme: Tenant, acme_owner) -> AuditEvent:
     return audit_event_record(
-        tenant=acme, actor=acme_owner, action="test.event", target=acme, after={"n": 1}, ip="::1"
+        tenant=acme,
+        actor=Actor.for_user(acme_owner, ip="::1"),
+        action="test.event",
+        target=acme,
+        after={"n": 1},
     )
 
 
 def test_a_new_event_records_actor_action_target_summary_and_address(
-    event: AuditEvent, acme: Tenant
+    event: AuditEvent, acme: Tenant, acme_owner
 ) -> None:
     stored = AuditEvent.objects.for_tenant(acme).get(pk=event.pk)
-    assert (stored.actor_label, stored.action, stored.target_type, stored.target_id) == (
+    assert (stored.actor_kind, stored.actor_label, stored.actor, stored.action) == (
+        "user",
         "alice",
+        acme_owner,
         "test.event",
+    )
+    assert (stored.target_type, stored.target_id) == (
         "tenant",
         str(acme.pk),
     )
@@ -63,10 +72,34 @@ def test_tenant_changes_are_audited_with_before_and_after(acme: Tenant, acme_own
     tenant_update(
         tenant=acme,
         changes={"allowed_origins": ["https://App.Acme.com/"], "requests_per_minute": 60},
-        actor=acme_owner,
-        ip="::1",
+        actor=Actor.for_user(acme_owner, ip="::1"),
     )
     event = AuditEvent.objects.for_tenant(acme).filter(action="tenant.update").get()
     assert event.before["allowed_origins"] == [] and event.before["requests_per_minute"] is None
     assert event.after["allowed_origins"] == ["https://app.acme.com"]
     assert event.after["requests_per_minute"] == 60
+
+
+def test_an_api_key_caller_is_audited_as_that_key_not_as_the_system(
+    acme: Tenant, acme_key: IssuedApiKey
+) -> None:
+    actor = Actor.for_api_key(acme_key.api_key, ip="203.0.113.7")
+    tenant_update(tenant=acme, changes={"requests_per_minute": 5}, actor=actor)
+    event = AuditEvent.objects.for_tenant(acme).filter(action="tenant.update").get()
+    assert (event.actor_kind, event.actor_label, event.actor, event.ip) == (
+        "api_key",
+        f"api_key:{acme_key.api_key.display}",
+        None,
+        "203.0.113.7",
+    )
+
+
+def test_a_client_session_and_the_system_are_audited_with_their_kind(acme: Tenant) -> None:
+    session = Actor.for_client_session("cs_123", "end-user-9", ip="198.51.100.4")
+    tenant_update(tenant=acme, changes={"name": "Acme"}, actor=session)
+    tenant_update(tenant=acme, changes={"name": "Acme 2"})
+    events = AuditEvent.objects.for_tenant(acme).filter(action="tenant.update").order_by("id")
+    assert [(e.actor_kind, e.actor_label, e.ip) for e in events] == [
+        ("client_session", "client_session:cs_123/end_user:end-user-9", "198.51.100.4"),
+        ("system", "system", None),
+    ]

@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, models, transaction
 from hosted_agents.exceptions import ImmutableVersionError
 from hosted_agents.models import Agent, AgentVersion
 from hosted_agents.services import agent_create, agent_delete, agent_publish
+from tenants.actors import Actor
 from tenants.exceptions import AppendOnlyError
 from tenants.models import AuditEvent, Tenant
 from tenants.services import audit_event_record
@@ -44,9 +45,13 @@ CHANGES: dict[str, Callable[[models.QuerySet[Any], str, Any], Any]] = {
 @pytest.fixture
 def history(acme: Tenant, acme_owner) -> dict[str, Any]:
     """An audit event and a published version, with what each may never become."""
-    event = audit_event_record(tenant=acme, actor=acme_owner, action="test.event", target=acme)
-    agent = agent_create(tenant=acme, slug="support", name="Support", actor=acme_owner)
-    version = agent_publish(tenant=acme, agent_id=agent.pk, actor=acme_owner)
+    event = audit_event_record(
+        tenant=acme, actor=Actor.for_user(acme_owner), action="test.event", target=acme
+    )
+    agent = agent_create(
+        tenant=acme, slug="support", name="Support", actor=Actor.for_user(acme_owner)
+    )
+    version = agent_publish(tenant=acme, agent_id=agent.pk, actor=Actor.for_user(acme_owner))
     return {
         "AuditEvent": (event, "action", "rewritten", AppendOnlyError),
         "AgentVersion": (version, "config", {"model": "evil"}, ImmutableVersionError),

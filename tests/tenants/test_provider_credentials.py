@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tenants.actors import Actor
 from tenants.encryption import decrypt, encrypted_fields, mask_secret
 from tenants.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from tenants.models import AuditEvent, ProviderCredential, Tenant
@@ -28,7 +29,11 @@ OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode(
 @pytest.fixture
 def acme_openai(acme: Tenant, acme_owner) -> ProviderCredential:
     return provider_credential_create(
-        tenant=acme, name="openai", kind="openai", secret=SECRET, actor=acme_owner, ip="::1"
+        tenant=acme,
+        name="openai",
+        kind="openai",
+        secret=SECRET,
+        actor=Actor.for_user(acme_owner, ip="::1"),
     )
 
 
@@ -197,3 +202,61 @@ def test_rotation_stops_with_a_clear_error_when_a_secret_matches_no_key(
         provider_credential_secret(
             tenant=acme, credential_id=ProviderCredential.objects.for_tenant(acme).get().pk
         )
+
+
+# --------------------------------------------------------------------------- base URL targets
+
+PRIVATE_BASE_URLS = [
+    "http://169.254.169.254/latest/meta-data",
+    "http://127.0.0.1:11434/v1",
+    "http://localhost:8000/v1",
+    "http://models.localhost/v1",
+    "http://10.0.0.5/v1",
+    "http://[::1]:8000/v1",
+    "http://[::ffff:169.254.169.254]/v1",
+    "http://2130706433/v1",
+]
+
+
+@pytest.mark.parametrize("base_url", PRIVATE_BASE_URLS)
+def test_a_compatible_credential_aimed_at_a_private_address_is_refused_at_save(
+    acme: Tenant, settings, base_url: str
+) -> None:
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = False
+    with pytest.raises(InvalidInput) as refused:
+        provider_credential_create(
+            tenant=acme, name="local", kind="openai_compatible", secret=SECRET, base_url=base_url
+        )
+    assert refused.value.field == "base_url"
+    assert not ProviderCredential.objects.for_tenant(acme).exists()
+
+
+def test_changing_a_base_url_to_a_private_address_is_refused(acme: Tenant, settings) -> None:
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = False
+    credential = provider_credential_create(
+        tenant=acme,
+        name="proxy",
+        kind="openai_compatible",
+        secret=SECRET,
+        base_url="https://llm.example.com/v1",
+    )
+    with pytest.raises(InvalidInput, match="base_url"):
+        provider_credential_update(
+            tenant=acme,
+            credential_id=credential.pk,
+            changes={"base_url": "http://169.254.169.254/v1"},
+        )
+    credential.refresh_from_db()
+    assert credential.base_url == "https://llm.example.com/v1"
+
+
+def test_the_operator_setting_allows_a_local_model_server(acme: Tenant, settings) -> None:
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
+    credential = provider_credential_create(
+        tenant=acme,
+        name="ollama",
+        kind="openai_compatible",
+        secret=SECRET,
+        base_url="http://127.0.0.1:11434/v1",
+    )
+    assert credential.base_url == "http://127.0.0.1:11434/v1"

@@ -5,9 +5,24 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
+from hosted_agents.models import Agent
+from hosted_agents.services import (
+    agent_create,
+    agent_publish,
+    agent_update,
+    client_tool_create,
+    http_tool_create,
+)
 from tenants.exceptions import AlreadyExists, InvalidInput
 from tenants.models import AuditEvent, Membership, Tenant
-from tenants.services import membership_add, membership_remove, tenant_create, tenant_update
+from tenants.services import (
+    api_key_create,
+    membership_add,
+    membership_remove,
+    provider_credential_create,
+    tenant_create,
+    tenant_update,
+)
 from tests.tenants.race import race
 
 
@@ -110,3 +125,67 @@ def test_two_concurrent_removals_of_the_two_owners_leave_one_owner(
     assert isinstance(refused, InvalidInput) and "last owner" in str(refused), refused
     owners = Membership.objects.for_tenant(acme).filter(role=Membership.Role.OWNER)
     assert list(owners.values_list("user__username", flat=True)) == ["oscar"]
+
+
+# --------------------------------------------------------------------------- over-long names
+
+LONG = "n" * 201
+
+
+def _agent(tenant: Tenant) -> Agent:
+    return agent_create(tenant=tenant, slug="support", name="Support")
+
+
+OVER_LONG = {
+    "tenant slug": (lambda t, u: tenant_create(slug="s" * 51, name="X", owner=u), "slug"),
+    "tenant name": (lambda t, u: tenant_create(slug="long", name=LONG, owner=u), "name"),
+    "tenant rename": (lambda t, u: tenant_update(tenant=t, changes={"name": LONG}), "name"),
+    "API key name": (lambda t, u: api_key_create(tenant=t, name=LONG, scopes=["chat"]), "name"),
+    "credential name": (
+        lambda t, u: provider_credential_create(tenant=t, name=LONG, kind="openai", secret="sk-1"),
+        "name",
+    ),
+    "credential base URL": (
+        lambda t, u: provider_credential_create(
+            tenant=t,
+            name="c",
+            kind="openai_compatible",
+            secret="sk-1",
+            base_url="https://llm.example.com/" + "v" * 200,
+        ),
+        "base_url",
+    ),
+    "agent slug": (lambda t, u: agent_create(tenant=t, slug="s" * 101, name="A"), "slug"),
+    "agent name": (lambda t, u: agent_create(tenant=t, slug="a", name=LONG), "name"),
+    "agent rename": (
+        lambda t, u: agent_update(tenant=t, agent_id=_agent(t).pk, changes={"name": LONG}),
+        "name",
+    ),
+    "publish note": (
+        lambda t, u: agent_publish(tenant=t, agent_id=_agent(t).pk, note=LONG),
+        "note",
+    ),
+    "tool name": (
+        lambda t, u: client_tool_create(tenant=t, name="t" * 65, description="D."),
+        "name",
+    ),
+    "tool URL": (
+        lambda t, u: http_tool_create(
+            tenant=t,
+            name="w",
+            description="D.",
+            url_template="https://api.example.com/" + "p" * 2000,
+        ),
+        "url_template",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OVER_LONG))
+def test_an_over_long_value_is_refused_as_invalid_input_not_a_database_error(
+    acme: Tenant, acme_owner, case: str
+) -> None:
+    call, field = OVER_LONG[case]
+    with transaction.atomic(), pytest.raises(InvalidInput) as refused:
+        call(acme, acme_owner)
+    assert refused.value.field == field

@@ -21,6 +21,7 @@ from django.db import transaction
 from hosted_agents.demo_model import DEMO_MODEL_LABEL, DEMO_MODEL_NAME
 from hosted_agents.models import Agent
 from hosted_agents.services import agent_create, agent_publish
+from tenants.actors import Actor
 from tenants.exceptions import ApiKeyRejected
 from tenants.models import ApiKey, Tenant
 from tenants.services.api_keys import api_key_authenticate, api_key_create
@@ -100,7 +101,7 @@ class Command(BaseCommand):
                 tenant=tenant,
                 slug=AGENT_SLUG,
                 name="Demo assistant",
-                actor=user,
+                actor=Actor.for_user(user),
                 instructions=INSTRUCTIONS,
                 model=DEMO_MODEL_NAME,
                 code_tools=DEMO_TOOLS,
@@ -108,7 +109,9 @@ class Command(BaseCommand):
                 starter_prompts=["What is 12*7? Use the calculator", "show table", "switch theme"],
             )
         if agent.published_version_id is None:
-            agent_publish(tenant=tenant, agent_id=agent.pk, actor=user, note="demo setup")
+            agent_publish(
+                tenant=tenant, agent_id=agent.pk, actor=Actor.for_user(user), note="demo setup"
+            )
             agent.refresh_from_db()
         return agent
 

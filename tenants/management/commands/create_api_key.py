@@ -6,10 +6,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from tenants.exceptions import TenancyError
+from tenants.actors import Actor
+from tenants.exceptions import DomainError
 from tenants.models import ApiKey
 from tenants.selectors import tenant_get
 from tenants.services import api_key_create
+
+# Commands run as the platform; the label says which one made the change.
+ACTOR = Actor.system(label="manage.py create_api_key")
 
 
 class Command(BaseCommand):
@@ -37,8 +41,9 @@ class Command(BaseCommand):
                 name=options["name"],
                 scopes=options["scopes"] or [ApiKey.Scope.CHAT],
                 expires_at=expires_at,
+                actor=ACTOR,
             )
-        except TenancyError as error:
+        except DomainError as error:
             raise CommandError(str(error)) from None
         key = issued.api_key
         self.stderr.write(

@@ -4,8 +4,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenants.exceptions import TenancyError
+from tenants.actors import Actor
+from tenants.exceptions import DomainError
 from tenants.services import tenant_create, user_get_or_create
+
+# Commands run as the platform; the label says which one made the change.
+ACTOR = Actor.system(label="manage.py create_tenant")
 
 
 class Command(BaseCommand):
@@ -21,8 +25,10 @@ class Command(BaseCommand):
         username, email = options["owner_username"], options["owner_email"]
         try:
             owner, created = user_get_or_create(username=username, email=email)
-            tenant = tenant_create(slug=options["slug"], name=options["name"], owner=owner)
-        except TenancyError as error:
+            tenant = tenant_create(
+                slug=options["slug"], name=options["name"], owner=owner, actor=ACTOR
+            )
+        except DomainError as error:
             raise CommandError(str(error)) from None
         if created:
             self.stdout.write(

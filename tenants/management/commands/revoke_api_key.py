@@ -4,9 +4,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenants.exceptions import TenancyError
+from tenants.actors import Actor
+from tenants.exceptions import DomainError
 from tenants.selectors import tenant_get
 from tenants.services import api_key_revoke
+
+# Commands run as the platform; the label says which one made the change.
+ACTOR = Actor.system(label="manage.py revoke_api_key")
 
 
 class Command(BaseCommand):
@@ -19,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             tenant = tenant_get(slug=options["tenant"])
-            key = api_key_revoke(tenant=tenant, key_id=options["key_id"])
-        except TenancyError as error:
+            key = api_key_revoke(tenant=tenant, key_id=options["key_id"], actor=ACTOR)
+        except DomainError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"Revoked key {key.pk} '{key.name}' ({key.display})."))

@@ -146,7 +146,7 @@ def test_cancel_stops_the_client_secret_at_once(
         "client_session.create",
     ]
     assert all(
-        label.startswith("API key ckp_live_")
+        label.startswith("api_key:ckp_live_")
         for label in events.values_list("actor_label", flat=True)
     )
 
