@@ -122,6 +122,9 @@ INSTALLED_APPS = [
     "chatkit_platform",
     "tenants",
     "hosted_agents",
+    # Its templates serve the API docs page from its own static files, not a CDN.
+    "ninja",
+    "management_api",
 ]
 
 MIDDLEWARE = [
