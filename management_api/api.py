@@ -46,7 +46,70 @@ def _refuse_nul(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapped
 
 
+# Every operation may answer these, in the one error shape (see errors.py).
+_ERRORS = {
+    "400": "Invalid input: `errors` has one entry per invalid field.",
+    "401": "The key is missing, unknown, revoked, expired or lacks the scope.",
+    "404": "No such object in the key's tenant (another tenant's object too).",
+    "405": "The path does not take this method.",
+    "409": "A name is taken, or an Idempotency-Key was used with another body.",
+    "412": "If-Match names an ETag the object no longer has.",
+    "429": "A quota or rate limit of the tenant is used up.",
+}
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        },
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "param": {"type": ["string", "null"]},
+                    "message": {"type": "string"},
+                    "code": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _merged(responses: dict[Any, Any]) -> dict[str, Any]:
+    # ninja keys its responses by int and `openapi_extra` by str: join both, contents too.
+    merged: dict[str, Any] = {}
+    for status, response in responses.items():
+        known = merged.setdefault(str(status), {})
+        content = {**known.get("content", {}), **response.get("content", {})}
+        known.update(response)
+        if content:
+            known["content"] = content
+    return merged
+
+
 class ManagementAPI(OpenAIShapedAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        schema["components"].setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = _merged(operation.get("responses", {}))
+                operation["responses"] = responses
+                for status, description in _ERRORS.items():
+                    responses.setdefault(status, {"description": description, "content": error})
+        return schema
+
     def _get_urls(self) -> list[URLPattern | URLResolver]:
         urls = super()._get_urls()
         for pattern in urls:

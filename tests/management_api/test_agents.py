@@ -95,9 +95,7 @@ def test_bad_input_answers_400_with_one_entry_per_field(acme_api: httpx.Client) 
     assert_error(taken[1], 409)
 
 
-def test_another_tenants_agent_is_missing(
-    acme_api: httpx.Client, globex_api: httpx.Client
-) -> None:
+def test_another_tenants_agent_is_missing(acme_api: httpx.Client, globex_api: httpx.Client) -> None:
     _create(acme_api)
     for response in (
         globex_api.get("/agents/helper"),
