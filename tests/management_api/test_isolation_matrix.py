@@ -8,7 +8,7 @@ changes nothing of acme's. A read-only key cannot call a write; a chat key canno
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
