@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from hosted_agents.models import Agent, AgentVersion
+from hosted_agents.models import DEFAULT_MODEL, Agent, AgentVersion
 from hosted_agents.selectors import agent_get, agent_list, agent_version_get, agent_version_list
 from hosted_agents.services import (
     agent_create,
@@ -27,30 +27,43 @@ from hosted_agents.services.definitions import agent_duplicate, agent_version_di
 from management_api.auth import request_actor, request_tenant
 from management_api.pagination import PageQuery, list_out, page_out
 from management_api.preconditions import idempotent, if_match, set_etag
-from management_api.schemas import In, number_path
+from management_api.schemas import MAX_ID, In, PatchIn, number_path
 
 router = Router(tags=["agents"])
 
 
-class _AgentFields(In):
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+class AgentCreateIn(In):
+    slug: str = Field(min_length=1, max_length=100, pattern=SLUG)
+    name: str = Field(min_length=1, max_length=200)
+    instructions: str = Field(default="", max_length=100_000)
+    model: str = Field(default=DEFAULT_MODEL, min_length=1, max_length=200)
+    model_settings: dict[str, Any] = Field(default_factory=dict)
+    provider_credential_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    code_tools: list[str] = Field(default_factory=list)
+    http_tools: list[int] = Field(default_factory=list)
+    client_tools: list[int] = Field(default_factory=list)
+    greeting: str = Field(default="", max_length=500)
+    starter_prompts: list[str] = Field(default_factory=list)
+
+
+class AgentUpdateIn(PatchIn):
+    """Only the fields sent change; none of them may be null but the credential."""
+
+    nullable = frozenset({"provider_credential_id"})
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
     instructions: str | None = Field(default=None, max_length=100_000)
     model: str | None = Field(default=None, min_length=1, max_length=200)
-    model_settings: dict[str, Any] | None = None
-    provider_credential_id: int | None = None
-    code_tools: list[str] | None = None
-    http_tools: list[int] | None = None
-    client_tools: list[int] | None = None
+    model_settings: dict[str, Any] | None = Field(default=None)
+    provider_credential_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    code_tools: list[str] | None = Field(default=None)
+    http_tools: list[int] | None = Field(default=None)
+    client_tools: list[int] | None = Field(default=None)
     greeting: str | None = Field(default=None, max_length=500)
-    starter_prompts: list[str] | None = None
-
-
-class AgentCreateIn(_AgentFields):
-    slug: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-    name: str = Field(min_length=1, max_length=200)
-
-
-class AgentUpdateIn(_AgentFields):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    starter_prompts: list[str] | None = Field(default=None)
 
 
 class AgentPublishIn(In):
@@ -62,7 +75,7 @@ class AgentRollbackIn(In):
 
 
 class AgentDuplicateIn(In):
-    slug: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+    slug: str = Field(min_length=1, max_length=100, pattern=SLUG)
     name: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -171,7 +184,7 @@ def version_out(agent: Agent, version: AgentVersion) -> dict[str, Any]:
     }
 
 
-def _changes(body: In) -> dict[str, Any]:
+def _changes(body: AgentCreateIn | AgentUpdateIn) -> dict[str, Any]:
     return body.model_dump(exclude_unset=True)
 
 

@@ -13,7 +13,7 @@ from hosted_agents.services.connection import provider_credential_test
 from management_api.auth import request_actor, request_tenant
 from management_api.pagination import PageQuery, page_out
 from management_api.preconditions import etag_of, idempotent, if_match, set_etag
-from management_api.schemas import In, id_path
+from management_api.schemas import In, PatchIn, id_path
 from tenants.models import ProviderCredential
 from tenants.selectors import provider_credential_get, provider_credential_list
 from tenants.services import (
@@ -37,11 +37,11 @@ class ProviderCredentialCreateIn(In):
     api: Api = "responses"
 
 
-class ProviderCredentialUpdateIn(In):
+class ProviderCredentialUpdateIn(PatchIn):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     secret: str | None = Field(default=None, min_length=1, max_length=1000)
     base_url: str | None = Field(default=None, max_length=200)
-    api: Api | None = None
+    api: Api | None = Field(default=None)
 
 
 class ProviderCredentialOut(Schema):

@@ -6,13 +6,13 @@ Path ids are bounded to what the columns hold, so a huge number is a 404, not an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from ninja import Schema
 from ninja.params.functions import Path
 from pydantic import ConfigDict, model_validator
 
-__all__ = ["MAX_ID", "MAX_NUMBER", "In", "has_nul", "id_path", "number_path"]
+__all__ = ["MAX_ID", "MAX_NUMBER", "In", "PatchIn", "has_nul", "id_path", "number_path"]
 
 MAX_ID = 2**63 - 1  # BigAutoField
 MAX_NUMBER = 2**31 - 1  # PositiveIntegerField
@@ -37,6 +37,19 @@ class In(Schema):
         if has_nul(data):
             raise ValueError("text must not contain NUL characters")
         return data
+
+
+class PatchIn(In):
+    """An update: only the fields sent change, and none may be sent as null but `nullable`."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null(self) -> Self:
+        for name in sorted(self.model_fields_set - self.nullable):
+            if getattr(self, name) is None:
+                raise ValueError(f"'{name}' may be left out but not null")
+        return self
 
 
 def id_path() -> Any:

@@ -27,7 +27,7 @@ from hosted_agents.tools.registry import all_code_tools
 from management_api.auth import request_actor, request_tenant
 from management_api.pagination import PageQuery, page_out
 from management_api.preconditions import etag_of, idempotent, if_match, set_etag
-from management_api.schemas import In, id_path
+from management_api.schemas import In, PatchIn, id_path
 
 router = Router(tags=["tools"])
 
@@ -46,15 +46,15 @@ class HttpToolCreateIn(In):
     max_response_bytes: int = Field(default=64 * 1024, ge=256, le=1024 * 1024)
 
 
-class HttpToolUpdateIn(In):
+class HttpToolUpdateIn(PatchIn):
     name: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$"
     )
     description: str | None = Field(default=None, min_length=1, max_length=10_000)
     url_template: str | None = Field(default=None, min_length=1, max_length=2000)
-    method: Method | None = None
-    headers: dict[str, str] | None = None
-    args_schema: dict[str, Any] | None = None
+    method: Method | None = Field(default=None)
+    headers: dict[str, str] | None = Field(default=None)
+    args_schema: dict[str, Any] | None = Field(default=None)
     time_limit_seconds: float | None = Field(default=None, ge=0.5, le=60)
     max_response_bytes: int | None = Field(default=None, ge=256, le=1024 * 1024)
 
@@ -88,12 +88,12 @@ class ClientToolCreateIn(In):
     args_schema: dict[str, Any] = Field(default_factory=dict)
 
 
-class ClientToolUpdateIn(In):
+class ClientToolUpdateIn(PatchIn):
     name: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$"
     )
     description: str | None = Field(default=None, min_length=1, max_length=10_000)
-    args_schema: dict[str, Any] | None = None
+    args_schema: dict[str, Any] | None = Field(default=None)
 
 
 class ClientToolOut(Schema):

@@ -102,8 +102,13 @@ def _field_error(error: dict[str, Any]) -> dict[str, Any]:
         return {"param": param, "code": "unknown_parameter",
                 "message": f"Unknown parameter: '{param}'."}  # fmt: skip
     if param is None:
-        return {"param": None, "code": "invalid_body",
-                "message": "The body of the request is not valid."}  # fmt: skip
+        reason = str(error.get("msg", "")).removeprefix("Value error, ")
+        message = (
+            f"The body of the request is not valid: {reason}."
+            if reason
+            else ("The body of the request is not valid.")
+        )
+        return {"param": None, "code": "invalid_body", "message": message}
     message = f"Invalid value for '{param}': {error.get('msg', 'invalid value')}."
     return {"param": param, "code": "invalid_value", "message": message}
 
