@@ -109,7 +109,11 @@ def seed(tenant: Tenant, *, prefix: str = "", user: str = "user-1") -> Seeded:
         tenant=tenant, name="local", kind="openai_compatible", secret="sk-local-123456",
         base_url="http://127.0.0.1:9/v1",
     )  # fmt: skip
-    agent = agent_create(tenant=tenant, slug=f"{prefix}support", name="Support", instructions="v1")
+    agent = agent_create(
+        tenant=tenant, slug=f"{prefix}support", name="Support", instructions="v1",
+        http_tools=[http_tool.pk], client_tools=[client_tool.pk],
+        provider_credential_id=credential.pk,
+    )  # fmt: skip
     agent_publish(tenant=tenant, agent_id=agent.pk)
     agent_update(tenant=tenant, agent_id=agent.pk, changes={"instructions": "v2"})
     agent_publish(tenant=tenant, agent_id=agent.pk)
