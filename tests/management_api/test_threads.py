@@ -41,7 +41,7 @@ def _thread(tenant: Tenant, thread_id: str, user: str, minutes: int, items: int 
                 "created_at": created,
                 "content": [{"type": "input_text", "text": f"hello {n}"}],
                 "inference_options": {},
-            }  # fmt: skip
+            }
         )
         async_to_sync(store.add_thread_item)(thread_id, item, None)
 
@@ -107,8 +107,8 @@ def test_forgetting_an_end_user_deletes_all_of_theirs_and_is_audited(
     seed(globex, prefix="g-", user="user-2")
     response = acme_api.post("/end-users/forget", json={"user": "user-2"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"object": "end_user.forgotten", "user": "user-2",
-                               "threads": 2, "items": 4, "attachments": 1, "feedback": 1}  # fmt: skip
+    counts = {"threads": 2, "items": 4, "attachments": 1, "feedback": 1}
+    assert response.json() == {"object": "end_user.forgotten", "user": "user-2", **counts}
     assert not Thread.objects.for_tenant(threads).filter(end_user_id="user-2").exists()
     assert not ThreadItem.objects.for_tenant(threads).filter(thread__public_id="thr_1").exists()
     assert not Feedback.objects.for_tenant(threads).filter(end_user_id="user-2").exists()
