@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from tenants.exceptions import ErrorKind, TenancyError
@@ -29,9 +31,14 @@ class IdempotencyKeyReused(TenancyError):
 
 
 def idempotency_hash(body: Any) -> str:
-    """Return the fingerprint of a request body (key order does not matter)."""
+    """Return the fingerprint of a request body (key order does not matter).
+
+    Keyed with SECRET_KEY: a body may hold a secret (a provider key, a header value), and a
+    plain digest of a short secret could be reversed by trying candidates.
+    """
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def _replay(row: IdempotencyKey, request_hash: str) -> Answer:
