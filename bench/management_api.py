@@ -59,7 +59,7 @@ def _load() -> dict[str, str]:
     from django.core.management import call_command
 
     from hosted_agents.models import Agent
-    from tenants.models import ApiKey, Feedback, Tenant, Thread
+    from tenants.models import ApiKey, Feedback, Thread
     from tenants.services import api_key_create, tenant_create, user_get_or_create
 
     call_command("migrate", verbosity=0)
@@ -73,10 +73,16 @@ def _load() -> dict[str, str]:
         keys[slug] = api_key_create(tenant=tenant, name="bench", scopes=scopes).raw
         for start in range(0, total, 5_000):
             Thread.objects.for_tenant(tenant).bulk_create(
-                Thread(tenant=tenant, public_id=f"thr_{n:06d}", agent=agent,
-                       agent_slug="support", end_user_id=f"user-{n % 50}",
-                       title=f"Thread {n}", status={"type": "active"},
-                       created_at=T0 + timedelta(seconds=n))  # fmt: skip
+                Thread(
+                    tenant=tenant,
+                    public_id=f"thr_{n:06d}",
+                    agent=agent,
+                    agent_slug="support",
+                    end_user_id=f"user-{n % 50}",
+                    title=f"Thread {n}",
+                    status={"type": "active"},
+                    created_at=T0 + timedelta(seconds=n),
+                )
                 for n in range(start, min(start + 5_000, total))
             )
         rated = Thread.objects.for_tenant(tenant).filter(public_id__endswith="0")
