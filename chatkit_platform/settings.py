@@ -143,6 +143,9 @@ INSTALLED_APPS = [
     "hosted_agents",
     "chatkit_endpoints",
     "console",
+    # Its templates serve the API docs page from its own static files, not a CDN.
+    "ninja",
+    "management_api",
 ]
 
 MIDDLEWARE = [

@@ -11,4 +11,5 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("v1/chatkit/", include("chatkit_endpoints.openai_api.urls")),
+    path("api/v1/", include("management_api.urls")),
 ]

@@ -16,6 +16,8 @@ from tenants.services.client_sessions import (
     client_session_create,
 )
 from tenants.services.conversations import feedback_create, thread_items_mark_origin
+from tenants.services.end_users import end_user_forget
+from tenants.services.idempotency import IdempotencyKeyReused, idempotent_call
 from tenants.services.provider_credentials import (
     provider_credential_check,
     provider_credential_create,
@@ -35,6 +37,7 @@ from tenants.services.threads import thread_delete
 __all__ = [
     "LAST_USED_INTERVAL",
     "Actor",
+    "IdempotencyKeyReused",
     "IssuedApiKey",
     "IssuedClientSession",
     "api_key_authenticate",
@@ -44,7 +47,9 @@ __all__ = [
     "client_secret_authenticate",
     "client_session_cancel",
     "client_session_create",
+    "end_user_forget",
     "feedback_create",
+    "idempotent_call",
     "membership_add",
     "membership_remove",
     "provider_credential_check",

@@ -39,6 +39,7 @@ from tenants.services import (
     client_session_cancel,
     client_session_create,
     feedback_create,
+    idempotent_call,
     membership_remove,
     provider_credential_create,
     provider_credential_delete,
@@ -67,6 +68,10 @@ def _conversation(tenant: Tenant) -> None:
     ).save()
     feedback_create(tenant=tenant, thread_id="thr_shared", item_ids=["msg_1"], kind="positive")
     provider_credential_create(tenant=tenant, name="p", kind="openai", secret="sk-" + "x" * 30)
+    idempotent_call(
+        tenant=tenant, key="k1", operation="POST /api/v1/agents", request_hash="h",
+        produce=lambda: (201, {"id": "bot"}),
+    )  # fmt: skip
 
 
 def _agent_with_tools(tenant: Tenant) -> None:

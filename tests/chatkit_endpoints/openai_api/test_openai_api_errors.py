@@ -20,7 +20,7 @@ def _assert_error_shape(response: httpx.Response, status: int) -> dict[str, Any]
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
-    assert set(body) == {"error"}
+    assert set(body) <= {"error", "errors"}
     assert set(body["error"]) == {"message", "type", "param", "code"}
     assert body["error"]["type"] == "invalid_request_error"
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]

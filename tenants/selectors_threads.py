@@ -1,0 +1,126 @@
+"""The console's reads of a tenant's conversations and trail: filtered, paged, exported.
+
+Pages are keysets on (created_at, id), as the store's (tenants/store.py); exports iterate
+in chunks, so that memory stays flat however many rows the tenant has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from tenants.exceptions import ObjectNotFound
+from tenants.models import AuditEvent, Feedback, Tenant, Thread, ThreadItem
+from tenants.selectors import _cursor_page
+
+__all__ = [
+    "THREAD_COLUMNS",
+    "ThreadFilter",
+    "audit_event_search",
+    "feedback_search",
+    "thread_export_rows",
+    "thread_items_all",
+    "thread_search",
+    "thread_search_page",
+]
+
+THREAD_COLUMNS = ("public_id", "created_at", "updated_at", "title", "end_user_id", "agent_slug")
+EXPORT_CHUNK = 2000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThreadFilter:
+    """The console's thread filters; None leaves a filter off."""
+
+    agent_slug: str | None = None
+    end_user_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    has_feedback: bool | None = None
+
+
+def thread_search(*, tenant: Tenant, where: ThreadFilter) -> QuerySet[Thread]:
+    rows = Thread.objects.for_tenant(tenant)
+    if where.agent_slug is not None:
+        rows = rows.filter(agent_slug=where.agent_slug)
+    if where.end_user_id is not None:
+        rows = rows.filter(end_user_id=where.end_user_id)
+    if where.created_after is not None:
+        rows = rows.filter(created_at__gte=where.created_after)
+    if where.created_before is not None:
+        rows = rows.filter(created_at__lt=where.created_before)
+    if where.has_feedback is not None:
+        feedback = Feedback.objects.for_tenant(tenant).filter(thread_id=OuterRef("pk"))
+        has = Exists(feedback)
+        rows = rows.filter(has) if where.has_feedback else rows.exclude(has)
+    return rows
+
+
+def thread_search_page(
+    *,
+    tenant: Tenant,
+    where: ThreadFilter,
+    after: str | None = None,
+    limit: int = 20,
+    order: str = "desc",
+) -> tuple[list[dict[str, Any]], bool]:
+    """Return a page of the filtered threads (as dicts of THREAD_COLUMNS), and if more remain."""
+    found, has_more = _cursor_page(
+        thread_search(tenant=tenant, where=where),
+        THREAD_COLUMNS, after=after, before=None, limit=limit, order=order,
+    )  # fmt: skip
+    return [dict(zip(THREAD_COLUMNS, row, strict=True)) for row in found], has_more
+
+
+def thread_export_rows(*, tenant: Tenant, where: ThreadFilter) -> Iterator[dict[str, Any]]:
+    """Yield every filtered thread, oldest first, reading EXPORT_CHUNK rows at a time."""
+    rows = thread_search(tenant=tenant, where=where).order_by("created_at", "id")
+    for row in rows.values_list(*THREAD_COLUMNS).iterator(chunk_size=EXPORT_CHUNK):
+        yield dict(zip(THREAD_COLUMNS, row, strict=True))
+
+
+def thread_items_all(*, tenant: Tenant, thread_id: str, limit: int) -> list[dict[str, Any]]:
+    """Return the first `limit` items of the thread, oldest first, as stored."""
+    thread = Thread.objects.for_tenant(tenant).filter(public_id=thread_id).first()
+    if thread is None:
+        raise ObjectNotFound("thread", thread_id)
+    rows = ThreadItem.objects.for_tenant(tenant).filter(thread_id=thread.pk)
+    return list(rows.order_by("created_at", "id").values_list("data", flat=True)[:limit])
+
+
+def feedback_search(
+    *, tenant: Tenant, kind: str | None = None, thread_id: str | None = None
+) -> QuerySet[Feedback]:
+    rows = Feedback.objects.for_tenant(tenant).select_related("thread")
+    if kind is not None:
+        rows = rows.filter(kind=kind)
+    if thread_id is not None:
+        rows = rows.filter(thread__tenant=tenant, thread__public_id=thread_id)
+    return rows
+
+
+def audit_event_search(
+    *,
+    tenant: Tenant,
+    action: str | None = None,
+    actor_kind: str | None = None,
+    target_type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[AuditEvent]:
+    rows = AuditEvent.objects.for_tenant(tenant)
+    if action is not None:
+        rows = rows.filter(action=action)
+    if actor_kind is not None:
+        rows = rows.filter(actor_kind=actor_kind)
+    if target_type is not None:
+        rows = rows.filter(target_type=target_type)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    return rows
