@@ -153,5 +153,6 @@ def test_each_end_user_sees_only_their_own_threads(endpoint: Endpoint) -> None:
         input={"content": [{"type": "input_text", "text": "x"}], "attachments": [],
                "inference_options": {}},
     )  # fmt: skip
-    assert stolen.kinds() == ["error"]
+    assert stolen.status == 404, "another user's thread answers like a missing one"
+    assert stolen.kinds() == []
     assert len(alice.call("items.list", thread_id=thread_id)["data"]) == 2

@@ -70,22 +70,26 @@ def test_add_user_message_and_retry_stream_on_an_existing_thread(endpoint: Endpo
     ]  # fmt: skip
 
 
-def test_streamed_requests_that_cannot_start_answer_one_error_event(endpoint: Endpoint) -> None:
+def test_streamed_requests_that_cannot_start_are_refused_before_the_stream(
+    endpoint: Endpoint,
+) -> None:
+    # As the official SDK does: a missing thread or item is a 404, and a request that cannot
+    # apply to the thread (no pending tool call) a 400, all before any byte is streamed.
     thread_id = endpoint.create("One").thread_id()
 
-    for type_, params in [
-        ("threads.add_client_tool_output", {"thread_id": thread_id, "result": {}}),
+    for type_, params, status in [
+        ("threads.add_client_tool_output", {"thread_id": thread_id, "result": {}}, 400),
         ("threads.custom_action", {"thread_id": thread_id, "item_id": "msg_none",
-                                   "action": {"type": "x", "payload": {}}}),
+                                   "action": {"type": "x", "payload": {}}}, 404),
         ("threads.add_structured_input", {"thread_id": thread_id, "item_id": "msg_none",
-                                          "input": {"answers": {}, "status": "answered"}}),
-        ("threads.add_user_message", {"thread_id": "thr_missing", "input": user_input("x")}),
+                                          "input": {"answers": {}, "status": "answered"}}, 404),
+        ("threads.add_user_message", {"thread_id": "thr_missing", "input": user_input("x")}, 404),
     ]:  # fmt: skip
         stream = endpoint.stream(type_, **params)
-        assert stream.status == 200, type_
-        assert stream.events == [{"type": "error", "code": "stream.error", "allow_retry": False}], (
-            type_
-        )
+        assert stream.status == status, type_
+        assert stream.events == [], type_
+    items = endpoint.call("items.list", thread_id=thread_id)["data"]
+    assert len(items) == 2, "a refused request wrote nothing"
 
 
 @pytest.mark.parametrize(

@@ -278,10 +278,12 @@ def site(live: LiveServer, acme: Tenant, tmp_path: Path) -> Iterator[Site]:
 # --------------------------------------------------------------------------- the browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     # Playwright's sync API keeps an asyncio loop running in this thread, which makes
     # Django refuse ORM calls from the (sync) fixtures; they are sync, so this is safe.
+    # Module-scoped: while that loop runs, no asyncio test can run in this process, so it
+    # must stop when the browser tests' module ends, not at the end of the session.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"
     try:
@@ -294,7 +296,7 @@ def playwright() -> Iterator[Playwright]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
     yield browser
