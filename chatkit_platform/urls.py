@@ -5,8 +5,9 @@ from django.views.generic import RedirectView
 from chatkit_platform import health
 
 urlpatterns = [
-    # The front page sends people where they sign in: the admin until the console exists.
-    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    # The front page sends people where they sign in: the console.
+    path("", RedirectView.as_view(pattern_name="console:index"), name="home"),
+    path("console/", include("console.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),

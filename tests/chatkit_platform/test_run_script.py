@@ -125,7 +125,7 @@ def _check_styled_admin(base: str) -> None:
         css = httpx.get(base + stylesheet, timeout=10)
         assert css.status_code == 200, stylesheet
         assert css.headers["content-type"].startswith("text/css")
-    assert httpx.get(f"{base}/", timeout=10).headers["location"] == "/admin/"
+    assert httpx.get(f"{base}/", timeout=10).headers["location"] == "/console/"
 
 
 @pytest.mark.parametrize(("stop", "start"), CASES, ids=[f"{a}-{b}" for a, b in CASES])

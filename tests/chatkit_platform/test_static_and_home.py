@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def test_front_page_redirects_to_where_people_sign_in() -> None:
     response = await AsyncClient().get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/admin/"
+    assert response["Location"] == "/console/"
 
 
 async def test_admin_stylesheet_is_served() -> None:
