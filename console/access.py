@@ -110,7 +110,7 @@ def console_view(role: str = Membership.Role.VIEWER) -> Callable[[View], View]:
             request.console = ConsoleContext(  # type: ignore[attr-defined]
                 tenant=membership.tenant,
                 membership=membership,
-                actor=Actor.for_user(request.user, ip=request_ip(request)),  # type: ignore[arg-type]
+                actor=Actor.for_user(request.user, ip=request_ip(request)),
             )
             return view(request, *args, **kwargs)
 

@@ -8,13 +8,13 @@ agents, tools, keys, providers, endpoints, playground and members sections are i
 `request.console.tenant`.
 """
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from console.views import home
 
 app_name = "console"
 
-tenant_patterns = [
+tenant_patterns: list[URLPattern | URLResolver] = [
     path("", home.tenant_home, name="tenant_home"),
     path("", include("console.urls_records")),
 ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -14,7 +17,7 @@ def user_memberships(request: HttpRequest) -> list[Membership]:
     """The signed-in user's memberships of active tenants, for the tenant switcher."""
     return list(
         Membership.unscoped.select_related("tenant")
-        .filter(user=request.user, tenant__status=Tenant.Status.ACTIVE)
+        .filter(user=cast(User, request.user), tenant__status=Tenant.Status.ACTIVE)
         .order_by("tenant__name")
     )
 
