@@ -16,6 +16,7 @@ app_name = "console"
 
 tenant_patterns: list[URLPattern | URLResolver] = [
     path("", home.tenant_home, name="tenant_home"),
+    path("", include("console.urls_agents")),
     path("", include("console.urls_records")),
 ]
 
