@@ -41,6 +41,7 @@ from tenants.exceptions import (
 )
 from tenants.key_format import CLIENT_SECRET_PREFIX, key_hash, key_lookup_id
 from tenants.models import ApiKey, ClientSession
+from tenants.prepared import PreparedQuery
 from tenants.services.api_keys import api_key_authenticate, api_key_touch
 
 __all__ = [
@@ -140,10 +141,8 @@ def _api_key_access(
     # One statement: the agent, its tenant and published version, and every key of that
     # tenant sharing the lookup id (usually one), whose hash is then compared in constant
     # time. The annotations reuse the join of the filter, so each row is one key.
-    rows = list(
-        _agents(tenant_slug, agent_slug)
-        .filter(tenant__api_keys__lookup_id=lookup_id)
-        .annotate(**_KEY_FIELDS)
+    rows = _API_KEY_ROWS.objects(
+        tenant_slug=tenant_slug, agent_slug=agent_slug, lookup_id=lookup_id
     )
     agent = next((row for row in rows if hmac.compare_digest(row.key_hash, presented)), None)
     if agent is None:
@@ -190,6 +189,29 @@ def _pinned(field: str) -> Subquery:
     return Subquery(versions.values(field)[:1])
 
 
+# The two statements every endpoint request runs, compiled once (tenants/prepared.py): the
+# ORM's building and compiling of them cost more than running them.
+# Any: the rows carry the key as annotations, which the type of Agent does not know.
+_API_KEY_ROWS: PreparedQuery[Any] = PreparedQuery(
+    lambda p: (
+        _agents(p.tenant_slug, p.agent_slug)
+        .filter(tenant__api_keys__lookup_id=p.lookup_id)
+        .annotate(**_KEY_FIELDS)
+    ),
+    tenant_slug=str,
+    agent_slug=str,
+    lookup_id=str,
+)
+_CLIENT_SESSION_ROWS: PreparedQuery[ClientSession] = PreparedQuery(
+    lambda p: (
+        ClientSession.unscoped.filter(lookup_id=p.lookup_id)
+        .select_related("tenant", "agent", "agent__published_version")
+        .annotate(pinned_pk=_pinned("pk"), pinned_config=_pinned("config"))
+    ),
+    lookup_id=str,
+)
+
+
 def _client_secret_access(
     tenant_slug: str, agent_slug: str, credential: ClientSecretCredential
 ) -> ChatAccess:
@@ -200,11 +222,7 @@ def _client_secret_access(
     presented = key_hash(credential.raw)
     # The secret decides the tenant, so this lookup is unscoped (see tenants/scoping.py);
     # the pinned version, a number rather than a relation, comes in as two subqueries.
-    candidates = (
-        ClientSession.unscoped.filter(lookup_id=lookup_id)
-        .select_related("tenant", "agent", "agent__published_version")
-        .annotate(pinned_pk=_pinned("pk"), pinned_config=_pinned("config"))
-    )
+    candidates = _CLIENT_SESSION_ROWS.objects(lookup_id=lookup_id)
     session = next((c for c in candidates if hmac.compare_digest(c.secret_hash, presented)), None)
     if session is None:
         raise ClientSecretRejected(RejectionReason.UNKNOWN)

@@ -38,17 +38,27 @@ from agents import ModelSettings, Runner
 from agents.exceptions import AgentsException, MaxTurnsExceeded
 from channels.db import database_sync_to_async
 from django.conf import settings
+from pydantic import TypeAdapter, ValidationError
 
 from chatkit_core.agents import AgentContext, stream_agent_response
 from chatkit_core.errors import CustomStreamError
-from chatkit_core.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit_core.server import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    ChatKitServer,
+    NonStreamingResult,
+    StreamingResult,
+)
 from chatkit_core.types import (
+    ChatKitReq,
     FeedbackKind,
+    ItemsListReq,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
     ThreadMetadata,
+    ThreadsListReq,
     ThreadStreamEvent,
     UserMessageItem,
 )
@@ -264,6 +274,16 @@ def title_from(item: UserMessageItem) -> str | None:
 # --------------------------------------------------------------------------- the server
 
 
+_REQUEST: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
+
+
+def _page_size(limit: int | None) -> int | None:
+    """The page size chatkit_core's server will ask the store for; None if it refuses."""
+    if not limit:
+        return DEFAULT_PAGE_SIZE
+    return None if limit < 0 else min(limit, MAX_PAGE_SIZE)
+
+
 class PlatformChatKitServer(ChatKitServer[RequestContext]):
     """The ChatKit server of one tenant's agent endpoint, over the tenant's `DjangoStore`.
 
@@ -311,6 +331,25 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
                 context.tenant, agent=context.agent, end_user_id=context.end_user_id
             )
         return cls(store, **options)
+
+    def prefetch(self, request: bytes) -> None:
+        """Make, now and sync, the read that `process(request)` will make (lists only).
+
+        For the endpoint, in the hop that authenticated the request: the list then needs no
+        hop of its own. A request that cannot be parsed is left for `process()` to refuse.
+        """
+        try:
+            parsed = _REQUEST.validate_json(request)
+        except ValidationError:
+            return
+        if isinstance(parsed, ThreadsListReq):
+            params = parsed.params
+            if (limit := _page_size(params.limit)) is not None:
+                self.store.prefetch_threads(limit, params.after, params.order)
+        elif isinstance(parsed, ItemsListReq):
+            items = parsed.params
+            if (limit := _page_size(items.limit)) is not None:
+                self.store.prefetch_thread_items(items.thread_id, items.after, limit, items.order)
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
