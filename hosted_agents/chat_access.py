@@ -127,8 +127,11 @@ def _operator_access(tenant_slug: str, agent_slug: str, end_user_id: str) -> Cha
     agent = _agents(tenant_slug, agent_slug).first()
     if agent is None:
         raise ObjectNotFound("agent", f"{tenant_slug}/{agent_slug}")
-    context = RequestContext(tenant=agent.tenant, agent=agent, end_user_id=end_user_id)
-    return ChatAccess(context, _served_version(agent), credential_key="operator")
+    version = _served_version(agent)
+    context = RequestContext(
+        tenant=agent.tenant, agent=agent, end_user_id=end_user_id, published_version=version
+    )
+    return ChatAccess(context, version, credential_key="operator")
 
 
 def _api_key_access(
@@ -165,14 +168,17 @@ def _api_key_access(
     if reason is not None:
         raise ApiKeyRejected(reason)
     api_key_touch(api_key=key, now=now, ip=credential.ip)
+    # Read in this statement with the tenant: the runtime reads none of them again.
+    version = _served_version(agent)
     context = RequestContext(
         tenant=agent.tenant,
         agent=agent,
         end_user_id=end_user_id,
         api_key_id=key.pk,
         ip=credential.ip,
+        published_version=version,
     )
-    return ChatAccess(context, _served_version(agent), credential_key=f"key{key.pk}")
+    return ChatAccess(context, version, credential_key=f"key{key.pk}")
 
 
 def _explain_refusal(tenant_slug: str, credential: ApiKeyCredential) -> None:
@@ -237,7 +243,8 @@ def _client_secret_access(
     if agent.slug != agent_slug:
         raise CredentialMismatch("agent")
     pinned = None if session.version is None else _pinned_version(session)
-    version = _served_version(agent) if session.version is None else pinned
+    published = _served_version(agent) if session.version is None else None
+    version = published if session.version is None else pinned
     context = RequestContext(
         tenant=session.tenant,
         agent=agent,
@@ -245,6 +252,7 @@ def _client_secret_access(
         ip=credential.ip,
         client_session=session,
         pinned_version=pinned,
+        published_version=published,
     )
     return ChatAccess(
         context,
