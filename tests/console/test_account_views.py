@@ -147,7 +147,9 @@ def test_forms_refuse_a_post_without_the_csrf_token(
 
 
 def test_session_and_csrf_cookies_are_secure_in_production(tmp_path: Any) -> None:
-    code = "from django.conf import settings as s\nprint(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    code = "from django.conf import settings\nprint(settings.SESSION_COOKIE_SECURE)\n" + (
+        "print(settings.CSRF_COOKIE_SECURE)"
+    )
     result = _manage(["shell", "--no-imports", "-c", code], GOOD_PRODUCTION, tmp_path)
     assert result.stdout.split() == ["True", "True"], result.stderr
 
