@@ -312,7 +312,9 @@ def test_duplicating_copies_the_draft_unpublished(
     form = admin.get(url("agent_duplicate", agent="helper")).context["form"]
     assert form.initial["slug"] == "helper-copy"
 
-    response = admin.post(url("agent_duplicate", agent="helper"), {"slug": "helper-2", "name": "H2"})
+    response = admin.post(
+        url("agent_duplicate", agent="helper"), {"slug": "helper-2", "name": "H2"}
+    )
 
     assert response.status_code == 302
     copy = Agent.objects.for_tenant(acme).get(slug="helper-2")
