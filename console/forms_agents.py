@@ -182,7 +182,7 @@ class AgentForm(forms.Form):
                 for c in credentials
             ],
         )
-        self._choices("code_tools", code_tool_choices())
+        self._choices("code_tools", [(n, f"{n}: {d}") for n, d in code_tool_choices()])
         http = HttpTool.objects.for_tenant(tenant).order_by("name")
         self._choices("http_tools", [(t.pk, t.name) for t in http])
         client = ClientTool.objects.for_tenant(tenant).order_by("name")

@@ -233,7 +233,7 @@ def test_another_tenants_agent_is_not_found(
     assert admin.get(url("agent_version", agent="secret", version=1)).status_code == 404
 
 
-# --------------------------------------------------------------------------- publish, diff, rollback
+# --------------------------------------------------------------------------- publish, rollback
 
 
 def test_publishing_with_a_note_makes_the_next_version(
@@ -262,10 +262,9 @@ def test_a_too_long_note_publishes_nothing(admin: Client, acme: Tenant, publishe
 def test_diff_between_two_versions_is_a_line_diff(
     admin: Client, acme: Tenant, published: Agent
 ) -> None:
-    agent_update(
-        tenant=acme, agent_id=published.pk,
-        changes={"instructions": "Be brief.\nGreet {{ state.first_name }} warmly.", "code_tools": []},
-    )  # fmt: skip
+    instructions = "Be brief.\nGreet {{ state.first_name }} warmly."
+    changes = {"instructions": instructions, "code_tools": []}
+    agent_update(tenant=acme, agent_id=published.pk, changes=changes)
     agent_publish(tenant=acme, agent_id=published.pk)
 
     response = admin.get(url("agent_diff", agent="helper") + "?from=1&to=2")

@@ -18,9 +18,26 @@
     return body; // {client_secret, expires_at}
   }
 
+  // Client tools run on the tenant's own page; here the member plays that page: the
+  // built-in switch_theme switches the chat, any other tool asks for the result to send.
+  async function answerClientTool(chat, name, args) {
+    if (name === "switch_theme" && (args.theme === "light" || args.theme === "dark")) {
+      chat.setAttribute("theme", args.theme);
+      return { theme: args.theme, switched: true };
+    }
+    const typed = window.prompt(`The agent called the client tool ${name} with ${JSON.stringify(args)}.\nAnswer with a JSON result:`, "{}");
+    if (typed === null) throw new Error(`${name} was dismissed in the playground`);
+    try {
+      return JSON.parse(typed);
+    } catch {
+      return { answer: typed };
+    }
+  }
+
   const own = root.querySelector("chatkit-client");
   if (own) {
     own.getClientSecret = mintSecret;
+    own.onClientTool = (name, args) => answerClientTool(own, name, args);
     own.setAttribute("endpoint", endpoint);
     return;
   }
