@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -127,6 +128,19 @@ def shots(page: Page, screenshots: Path, name: str) -> None:
     page.set_viewport_size(DESKTOP)
 
 
+def eventually(read: Callable[[], Any], expected: Any, timeout: float = WAIT_MS / 1000) -> None:
+    """Wait until `read()` returns `expected`: a turn's items are saved just after it ends."""
+    deadline = time.monotonic() + timeout
+    while (value := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert value == expected
+
+
+def _versions_of_answers(tenant: Tenant) -> set[int | None]:
+    answers = ThreadItem.objects.for_tenant(tenant).filter(type="assistant_message")
+    return set(answers.values_list("agent_version", flat=True))
+
+
 def send(page: Page, text: str) -> None:
     expect(page.locator("chatkit-client .send")).to_be_enabled(timeout=WAIT_MS)
     box = page.locator("chatkit-client textarea.input")
@@ -196,12 +210,7 @@ def test_admin_creates_publishes_chats_and_rolls_back(
     page.locator("chatkit-client .tool > summary").click()
     shots(page, screenshots, "playground")
     agent = Agent.objects.for_tenant(acme).get(slug="shop")
-    versions = set(
-        ThreadItem.objects.for_tenant(acme)
-        .exclude(agent_version=None)
-        .values_list("agent_version", flat=True)
-    )
-    assert versions == {1}
+    eventually(lambda: _versions_of_answers(acme), {1})
 
     # Edit the draft, publish again, compare, then roll back to version 1.
     page.goto(live.url("/console/acme/agents/shop/edit/"))
@@ -277,8 +286,7 @@ def test_playground_runs_the_draft_when_asked(
     expect(page.locator("chatkit-client .assistant").last).to_contain_text(
         '"result": 5', timeout=WAIT_MS
     )
-    drafted = ThreadItem.objects.for_tenant(acme).filter(type="assistant_message")
-    assert set(drafted.values_list("agent_version", flat=True)) == {0}
+    eventually(lambda: _versions_of_answers(acme), {0})
 
 
 def test_tools_pages_and_a_real_try(

@@ -11,11 +11,14 @@ from django.urls import reverse
 
 from hosted_agents.chat_access import ClientSecretCredential, chat_context_build
 from hosted_agents.exceptions import AgentMisconfigured
+from hosted_agents.instructions import instructions_placeholders
 from hosted_agents.models import Agent
 from hosted_agents.runtime import DRAFT_VERSION, run_plan_for
 from hosted_agents.services import agent_create, agent_publish, agent_update, http_tool_create
 from hosted_agents.services.tools import http_tool_delete
+from tenants.exceptions import InvalidInput
 from tenants.models import ClientSession, Tenant
+from tenants.services.client_sessions import client_session_create
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +147,17 @@ def test_a_draft_naming_a_deleted_tool_is_refused_as_misconfigured(
 
     with pytest.raises(AgentMisconfigured):
         _plan_of_session(admin, "draft")
+
+
+def test_a_session_serves_a_version_or_the_draft_not_both(acme: Tenant, helper: Agent) -> None:
+    with pytest.raises(InvalidInput):
+        client_session_create(
+            tenant=acme, agent=helper, user="u", workflow_ref="helper", version=1,
+            serves_draft=True,
+        )  # fmt: skip
+    assert not ClientSession.objects.for_tenant(acme).exists()
+
+
+def test_placeholders_are_listed_once_in_order_without_escaped_ones() -> None:
+    text = "Hi {{ state.name }}, tier {{state.tier}}; again {{ state.name }}; \\{{ state.raw }}"
+    assert instructions_placeholders(text) == ["name", "tier"]
