@@ -101,7 +101,8 @@ def _report(rows: list[tuple[str, str, float, float, int]], requests: int) -> st
         "",
         "Command: `.venv/bin/python bench/console_agents.py` "
         f"({requests} requests per row, Django test client in-process, PostgreSQL on loopback, "
-        "DEBUG off, a 2-core machine shared with other work).",
+        "DEBUG off, a 2-core machine shared with other work: load average "
+        f"{os.getloadavg()[0]:.1f} when the run ended).",
         "",
         "| page | tenant | median ms | p95 ms | SQL statements |",
         "| --- | --- | ---: | ---: | ---: |",

@@ -134,6 +134,7 @@ def agent_detail(request: HttpRequest, agent: str) -> HttpResponse:
         AgentVersion.objects.for_tenant(tenant)
         .filter(agent_id=row.pk)
         .select_related("created_by")
+        .defer("config")  # a whole frozen agent each: the table needs none of it
         .order_by("-number")[:VERSIONS_SHOWN]
     )
     context = {

@@ -349,3 +349,34 @@ def test_viewer_sees_no_edit_controls(
     page.goto(live.url("/console/acme/agents/faq/"))
     shots(page, screenshots, "agent-viewer")
     assert page.goto(live.url("/console/acme/agents/faq/edit/")).status == 403  # type: ignore[union-attr]
+
+
+def test_official_chatkit_loads_only_when_picked(
+    sign_in: SignIn,
+    live: LiveServer,
+    acme: Tenant,
+    acme_admin: AbstractBaseUser,
+    screenshots: Path,
+) -> None:
+    agent = agent_create(tenant=acme, slug="official", name="Official", model="demo")
+    agent_publish(tenant=acme, agent_id=agent.pk)
+    page = sign_in(acme_admin)
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            outside.append(request.url) if not request.url.startswith(live.base_url) else None
+        ),
+    )
+    # No network here: OpenAI's CDN is out of reach, as on an air-gapped site.
+    page.route("https://cdn.platform.openai.com/**", lambda route: route.abort())
+
+    page.goto(live.url("/console/acme/agents/official/playground/"))
+    expect(page.locator("chatkit-client .composer")).to_be_visible()
+    assert outside == []
+
+    page.get_by_role("link", name="Official ChatKit JS").click()
+    expect(page.locator(".playground-note")).to_contain_text("it needs internet access")
+    expect(page.locator(".official-missing")).to_be_visible(timeout=WAIT_MS)
+    assert outside == ["https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"]
+    shots(page, screenshots, "playground-official-offline")

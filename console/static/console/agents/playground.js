@@ -52,10 +52,13 @@
     }
     return secret;
   }
-  const missing = root.querySelector(".official-missing");
-  const timer = setTimeout(() => { if (missing) missing.hidden = false; }, 8000);
+  // Every script has loaded or failed by the window's load event: without the element by
+  // then, the CDN was out of reach.
+  window.addEventListener("load", () => {
+    const missing = root.querySelector(".official-missing");
+    if (missing && !customElements.get("openai-chatkit")) missing.hidden = false;
+  });
   customElements.whenDefined("openai-chatkit").then(() => {
-    clearTimeout(timer);
     official.setOptions({
       api: {
         url: endpoint,
