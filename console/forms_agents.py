@@ -125,6 +125,7 @@ class AgentForm(forms.Form):
     tool_choice = forms.CharField(
         required=False,
         max_length=64,
+        widget=forms.TextInput(attrs={"list": "tool-choices", "autocomplete": "off"}),
         help_text="auto, required, none, or the name of one of the selected tools; empty: auto.",
     )
     parallel_tool_calls = forms.TypedChoiceField(
@@ -183,11 +184,14 @@ class AgentForm(forms.Form):
             ],
         )
         self._choices("code_tools", [(n, f"{n}: {d}") for n, d in code_tool_choices()])
-        http = HttpTool.objects.for_tenant(tenant).order_by("name")
+        http = list(HttpTool.objects.for_tenant(tenant).order_by("name"))
         self._choices("http_tools", [(t.pk, t.name) for t in http])
-        client = ClientTool.objects.for_tenant(tenant).order_by("name")
+        client = list(ClientTool.objects.for_tenant(tenant).order_by("name"))
         self._choices("client_tools", [(t.pk, t.name) for t in client])
         self.known_models = KNOWN_MODELS
+        tool_names = [name for name, _ in code_tool_choices()]
+        tool_names += [t.name for t in http] + [t.name for t in client]
+        self.tool_choices = ["auto", "required", "none", *tool_names]
 
     def _choices(self, name: str, choices: list[tuple[Any, str]]) -> None:
         field = self.fields[name]
