@@ -12,6 +12,7 @@ from django.urls import reverse
 from hosted_agents.models import Agent, AgentVersion, UsageDaily
 from hosted_agents.services import agent_create, agent_publish, agent_update, http_tool_create
 from tenants.models import AuditEvent, Tenant
+from tenants.services.provider_credentials import provider_credential_create
 
 pytestmark = pytest.mark.django_db
 
@@ -322,3 +323,26 @@ def test_duplicating_copies_the_draft_unpublished(
     taken = admin.post(url("agent_duplicate", agent="helper"), {"slug": "helper-2", "name": "H3"})
     assert taken.status_code == 400
     assert Agent.objects.for_tenant(acme).count() == 2
+
+
+def test_the_credential_picker_offers_the_tenants_own_credentials_only(
+    admin: Client, acme: Tenant, globex: Tenant
+) -> None:
+    ours = provider_credential_create(
+        tenant=acme, name="prod", kind="openai", secret="sk-acme-0123456789abcdef"
+    )
+    theirs = provider_credential_create(
+        tenant=globex, name="theirs", kind="openai", secret="sk-globex-0123456789abcdef"
+    )
+    page = admin.get(url("agent_new")).content.decode()
+    assert "prod" in page and "theirs" not in page
+    assert "sk-acme-0123456789abcdef" not in page
+
+    refused = admin.post(url("agent_new"), agent_form(provider_credential=str(theirs.pk)))
+    assert refused.status_code == 400
+    assert "provider_credential" in refused.context["form"].errors
+    assert (
+        admin.post(url("agent_new"), agent_form(provider_credential=str(ours.pk))).status_code
+        == 302
+    )
+    assert Agent.objects.for_tenant(acme).get(slug="sales").provider_credential_id == ours.pk
