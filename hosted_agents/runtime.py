@@ -1,4 +1,5 @@
-"""The platform's ChatKit server: answers a thread with the agent's published version.
+"""The platform's ChatKit server: answers a thread with the agent's published version
+(a session's pinned version, or, for the console's playground, the draft: `DRAFT_VERSION`).
 
 `PlatformChatKitServer.respond()`:
 

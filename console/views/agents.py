@@ -170,6 +170,8 @@ def agent_publish_view(request: HttpRequest, agent: str) -> HttpResponse:
             )
             return redirect("console:agent", tenant=console.tenant.slug, agent=row.slug)
     status = agent_status_get(tenant=console.tenant, agent=row)
+    if not status.draft_valid and error is None:
+        error = "The draft names a tool or credential that is gone: edit the draft first."
     context = {
         "agent": row,
         "status": status,
