@@ -346,3 +346,19 @@ def test_the_credential_picker_offers_the_tenants_own_credentials_only(
         == 302
     )
     assert Agent.objects.for_tenant(acme).get(slug="sales").provider_credential_id == ours.pk
+
+
+def test_a_draft_that_names_something_gone_is_not_published(
+    admin: Client, acme: Tenant, published: Agent
+) -> None:
+    # Deleting a tool drops it from drafts; a row changed behind the services' back does not.
+    Agent.objects.for_tenant(acme).filter(pk=published.pk).update(http_tools=[999_999])
+
+    review = admin.get(url("agent_publish", agent="helper")).content.decode()
+    assert "edit the draft first" in review
+    response = admin.post(url("agent_publish", agent="helper"), {"note": "x"})
+
+    assert response.status_code == 400
+    assert "Cannot publish: http tools: no such tool: 999999" in response.content.decode()
+    assert AgentVersion.objects.for_tenant(acme).filter(agent=published).count() == 1
+    assert "needs fixing" in admin.get(url("agents")).content.decode()
