@@ -1,4 +1,5 @@
-"""The platform's ChatKit server: answers a thread with the agent's published version.
+"""The platform's ChatKit server: answers a thread with the agent's published version
+(a session's pinned version, or, for the console's playground, the draft: `DRAFT_VERSION`).
 
 `PlatformChatKitServer.respond()`:
 
@@ -67,6 +68,7 @@ from hosted_agents.exceptions import (
     AgentMisconfigured,
     AgentNotPublished,
     HostedAgentsError,
+    InvalidInput,
     ObjectNotFound,
     QuotaExhausted,
     TenantInactive,
@@ -84,6 +86,7 @@ from hosted_agents.providers import (
     provider_model_build,
 )
 from hosted_agents.selectors import agent_published_version, http_tool_headers
+from hosted_agents.services.agents import agent_draft_config
 from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
@@ -105,6 +108,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 TITLE_LENGTH = 60
+# The version number recorded on items answered by an agent's draft (a playground session).
+DRAFT_VERSION = 0
 DEFAULT_MAX_TURNS = 10
 
 
@@ -160,12 +165,27 @@ def run_plan_for(context: RequestContext) -> RunPlan:
     A session's pinned version, or the published version read by authentication, comes
     with the context; either was read in the authentication statement with the tenant.
     """
+    session = context.client_session
+    if session is not None and session.serves_draft:
+        return _plan_of(context.tenant, context.agent, _draft_version(context.agent))
     version = context.pinned_version or context.published_version
     if version is None:
         return run_plan_load(tenant=context.tenant, agent_id=context.agent.pk)
     if version.tenant_id != context.tenant.pk or version.agent_id != context.agent.pk:
         return _plan_of(context.tenant, context.agent, None)
     return _plan_of(context.tenant, context.agent, version)
+
+
+def _draft_version(agent: Agent) -> AgentVersion:
+    """Return the agent's draft as an unsaved version numbered `DRAFT_VERSION` (sync: reads
+    the tools it selects). A draft naming something gone is refused like a broken version."""
+    try:
+        config = agent_draft_config(agent)
+    except InvalidInput as error:
+        raise AgentMisconfigured(f"the draft cannot run: {error}") from None
+    return AgentVersion(
+        tenant_id=agent.tenant_id, agent_id=agent.pk, number=DRAFT_VERSION, config=config
+    )
 
 
 def _plan_of(tenant: Tenant, agent: Agent, version: AgentVersion | None) -> RunPlan:
