@@ -29,6 +29,7 @@ from chatkit_core.errors import ProtocolError
 from chatkit_core.server import NonStreamingResult
 from chatkit_core.store import NotFoundError
 from chatkit_endpoints import origins
+from chatkit_endpoints.attachments import PlatformAttachmentStore, endpoint_base_url
 from chatkit_endpoints.auth import authenticate
 from chatkit_endpoints.errors import EndpointError, error_body, from_protocol_error
 from chatkit_endpoints.limits import quota_enforce, rate_limit_enforce
@@ -184,9 +185,31 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
             await self.send_body(_STREAM_FAILED)
             return
         self._started = True
+        if not self._cors and error.code != "origin_not_allowed":
+            self._cors = await self._refusal_cors()
         headers = [_JSON, *self._cors, *error.headers]
         body = error_body(error.code, error.message, **error.details)
         await self.send_response(error.status, body, headers=headers)
+
+    async def _refusal_cors(self) -> list[tuple[bytes, bytes]]:
+        """Return CORS headers for a refusal that came before the Origin check, if allowed."""
+        origin = self.headers.get(b"origin")
+        kwargs = self.scope.get("url_route", {}).get("kwargs", {})
+        if origin is None or "tenant" not in kwargs or "agent" not in kwargs:
+            return []
+        try:
+            headers: list[tuple[bytes, bytes]] = await database_sync_to_async(
+                origins.refusal_headers
+            )(
+                origin=origin.decode("latin-1"),
+                tenant_slug=kwargs["tenant"],
+                agent_slug=kwargs["agent"],
+                scope=self.scope,
+            )
+        except Exception:
+            logger.exception("Checking the origin of a refusal failed")
+            return []
+        return headers
 
     async def send_json(self, body: bytes) -> None:
         self._started = True
@@ -233,7 +256,9 @@ class ChatKitConsumer(_EndpointConsumer):
         streaming = kind in STREAMING_TYPES
         if streaming:
             await quota_enforce(context.tenant)
-        server = PlatformChatKitServer.for_request(context)
+        server = PlatformChatKitServer.for_request(
+            context, attachment_store=PlatformAttachmentStore(endpoint_base_url(self.scope))
+        )
         owner = RunKey(context.tenant.pk, context.agent.pk, context.end_user_id, thread_id or "")
         channel = None
         if streaming and thread_id:

@@ -42,6 +42,7 @@ from django.conf import settings
 from chatkit_core.agents import AgentContext, stream_agent_response
 from chatkit_core.errors import CustomStreamError
 from chatkit_core.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit_core.store import AttachmentStore
 from chatkit_core.types import (
     FeedbackKind,
     ThreadItemAddedEvent,
@@ -53,6 +54,7 @@ from chatkit_core.types import (
     UserMessageItem,
 )
 from hosted_agents import http_fetch
+from hosted_agents.attachment_input import AttachmentConverter
 from hosted_agents.exceptions import (
     AgentMisconfigured,
     AgentNotPublished,
@@ -115,6 +117,16 @@ class RequestContext:
     # authentication (one statement, so a suspension or a new version counts at once):
     # the runtime then reads none of the three again. None: the runtime reads them itself.
     published_version: AgentVersion | None = None
+
+    @property
+    def state_variables(self) -> dict[str, str | int | float | bool]:
+        """Return the session's `state_variables` ({} for an API key's caller).
+
+        Tools read them from the run context: `ctx.context.request_context.state_variables`.
+        """
+        if self.client_session is None:
+            return {}
+        return dict(self.client_session.state_variables or {})
 
     @property
     def actor_label(self) -> str:
@@ -282,8 +294,9 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         long_tool_runner: LongToolRunner | None = None,
         http_fetcher: Fetcher = http_fetch.fetch,
         max_turns: int = DEFAULT_MAX_TURNS,
+        attachment_store: AttachmentStore[RequestContext] | None = None,
     ) -> None:
-        super().__init__(store)
+        super().__init__(store, attachment_store)
         self.model_timeout_seconds = model_timeout_seconds
         self.model_max_retries = model_max_retries
         self.long_tool_runner = long_tool_runner
@@ -310,6 +323,8 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             store = DjangoStore(
                 context.tenant, agent=context.agent, end_user_id=context.end_user_id
             )
+        # A message may carry only attachments whose file arrived.
+        store.uploaded_attachments_only = True
         return cls(store, **options)
 
     async def process(
@@ -428,7 +443,8 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         except AgentMisconfigured as error:
             await self._audit_failure(context, plan.agent, plan, error)
             raise _refusal(error) from error
-        history: Any = await self._to_agent_input(thread, input_user_message) or []
+        converter = AttachmentConverter(plan.tenant)
+        history: Any = await self._to_agent_input(thread, input_user_message, converter) or []
         agent_context = AgentContext[RequestContext](
             thread=thread, store=self.store, request_context=context
         )
