@@ -101,13 +101,24 @@ def refusal_headers(
     expired secret, a missing thread, a limit). Only an origin the path's agent allows
     gets it, so the refusal says nothing to other origins.
     """
-    if not origin or not _path_allows(origin, tenant_slug, agent_slug, scope):
+    if not origin or not _path_allows(origin, tenant_slug, agent_slug, scope, for_refusal=True):
         return []
     return cors_headers(origin)
 
 
-def _path_allows(origin: str, tenant_slug: str, agent_slug: str, scope: dict[str, Any]) -> bool:
-    """Return whether the agent the path names allows `origin` (one statement)."""
+def _path_allows(
+    origin: str,
+    tenant_slug: str,
+    agent_slug: str,
+    scope: dict[str, Any],
+    *,
+    for_refusal: bool = False,
+) -> bool:
+    """Return whether the agent the path names allows `origin` (one statement).
+
+    `for_refusal`: for an agent that does not exist, the tenant's origins decide (one more
+    statement), so a page of the tenant can read that the agent is missing.
+    """
     if origin.lower() == _own_origin(scope):
         return True
     # Unscoped: the path names the tenant, and nothing but its origins is read.
@@ -117,4 +128,9 @@ def _path_allows(origin: str, tenant_slug: str, agent_slug: str, scope: dict[str
         .only("slug", "allowed_origins", "tenant__slug", "tenant__allowed_origins")
         .first()
     )
-    return agent is not None and _allowed(origin, agent.tenant, agent, scope)
+    if agent is not None:
+        return _allowed(origin, agent.tenant, agent, scope)
+    if not for_refusal:
+        return False
+    tenant = Tenant.objects.filter(slug=tenant_slug).only("allowed_origins").first()
+    return tenant is not None and tenant.origin_allowed(origin)

@@ -123,8 +123,11 @@ def state_of(ctx: ToolContext[Any]) -> Mapping[str, Any]:
 
 
 def fill_headers(headers: dict[str, str], state: Mapping[str, Any]) -> dict[str, str]:
-    """Return the header values with their state placeholders filled."""
-    return {name: state_fill(value, state, _header_escape) for name, value in headers.items()}
+    """Return the header values with their state placeholders filled (and trimmed: an empty
+    variable at the end must not leave a trailing space, which HTTP refuses)."""
+    return {
+        name: state_fill(value, state, _header_escape).strip() for name, value in headers.items()
+    }
 
 
 def fill_url(
