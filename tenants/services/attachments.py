@@ -217,11 +217,18 @@ def _upload(
         )
     name = default_storage.save(f"attachments/{row.tenant_id}/{row.public_id}", content)
     written.append(name)
-    row.data = {key: value for key, value in row.data.items() if key != "upload_descriptor"}
-    row.file.name = name
-    row.size = content.size
-    row.save(update_fields=["file", "size", "data", "updated_at"])
-    record: dict[str, Any] = row.data
+    record: dict[str, Any] = {
+        key: value for key, value in row.data.items() if key != "upload_descriptor"
+    }
+    # Claimed by a conditional update, for databases without row locks (SQLite): of two
+    # uploads at once, exactly one changes the row; the other's file is removed.
+    claimed = (
+        Attachment.objects.for_tenant(tenant)
+        .filter(pk=row.pk, file="")
+        .update(file=name, size=content.size, data=record, updated_at=timezone.now())
+    )
+    if claimed != 1:
+        raise AttachmentRefused("already_uploaded", "This attachment's file was already uploaded.")
     return record
 
 
