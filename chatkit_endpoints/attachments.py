@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, quote
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core import signing
+from django.http.request import split_domain_port, validate_host
 
 from chatkit_core.errors import ProtocolError
 from chatkit_core.store import AttachmentStore, NotFoundError
@@ -107,8 +108,12 @@ def limits_for(context: RequestContext) -> AttachmentLimits:
     )
 
 
-def endpoint_base_url(scope: dict[str, Any]) -> str:
-    """Return the platform's public base URL: `CHATKIT_PUBLIC_URL`, else the request's."""
+def endpoint_base_url(scope: dict[str, Any]) -> str | None:
+    """Return the platform's public base URL: `CHATKIT_PUBLIC_URL`, else the request's.
+
+    None when the request's Host is not one of ALLOWED_HOSTS: links saved in a thread must
+    not point wherever a caller's Host header says.
+    """
     if settings.CHATKIT_PUBLIC_URL:
         return str(settings.CHATKIT_PUBLIC_URL).rstrip("/")
     headers = dict(scope["headers"])
@@ -119,6 +124,9 @@ def endpoint_base_url(scope: dict[str, Any]) -> str:
     server = scope.get("server") or ("localhost", None)
     default_host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
     host = headers.get(b"host", default_host.encode()).decode("latin-1")
+    domain, _ = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
     return f"{scheme}://{host}"
 
 
@@ -178,7 +186,7 @@ def no_attachment() -> EndpointError:
 class PlatformAttachmentStore(AttachmentStore[RequestContext]):
     """The attachment store of one request: links on this platform, bytes in its storage."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str | None) -> None:
         self.base_url = base_url
 
     def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
@@ -187,6 +195,12 @@ class PlatformAttachmentStore(AttachmentStore[RequestContext]):
     async def create_attachment(
         self, input: AttachmentCreateParams, context: RequestContext
     ) -> Attachment:
+        if self.base_url is None:
+            raise ProtocolError(
+                "invalid_host",
+                "The request's Host is not one of the platform's ALLOWED_HOSTS, so no upload "
+                "link can be made (or set CHATKIT_PUBLIC_URL).",
+            )
         try:
             limits, kind = await database_sync_to_async(_admit)(input, context)
         except AttachmentRefused as refusal:

@@ -394,3 +394,13 @@ def test_an_allowed_origin_uploads_and_reads_the_answer(api: Endpoint, acme: Ten
     assert refused.status_code == 403
     assert "access-control-allow-origin" not in refused.headers
     assert error_of(refused) == "origin_not_allowed"
+
+
+def test_links_are_never_made_for_a_host_the_platform_does_not_serve(api: Endpoint) -> None:
+    params = {"name": "cat.png", "size": len(PNG), "mime_type": "image/png"}
+
+    refused = api.post({"type": "attachments.create", "params": params}, host="evil.example")
+
+    assert refused.status_code == 400
+    assert error_of(refused) == "invalid_host"
+    assert not Attachment.unscoped.exists()
