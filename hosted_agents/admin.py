@@ -341,3 +341,7 @@ class ToolCallAdmin(ReadOnlyAdmin[ToolCall]):
     )  # fmt: skip
     list_filter = ["status", "tool_name", "tenant"]
     search_fields = ("call_id", "run_id", "thread_id", "tenant__slug")
+
+
+# MCP servers and agent capabilities register their admin pages in their own module.
+from hosted_agents.capabilities import admin as _capabilities_admin  # noqa: E402, F401

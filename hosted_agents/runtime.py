@@ -53,6 +53,7 @@ from chatkit_core.types import (
     UserMessageItem,
 )
 from hosted_agents import http_fetch
+from hosted_agents.capabilities.build import capabilities_build
 from hosted_agents.exceptions import (
     AgentMisconfigured,
     AgentNotPublished,
@@ -406,13 +407,18 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             long_tool_runner=self.long_tool_runner,
             fetcher=self.http_fetcher,
         )
+        # MCP servers, guardrails, handoffs, hosted tools (hosted_agents/capabilities/).
+        capabilities = capabilities_build(
+            config, tenant_id=tenant_id, allow_private=settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS
+        )
         return SdkAgent[AgentContext[RequestContext]](
             name=config.get("name") or plan.agent.name,
             instructions=instructions or None,
             model=provider.model,
             model_settings=_model_settings(config.get("model_settings", {}), plan),
-            tools=list(tools),
+            tools=[*tools, *capabilities.tools],
             tool_use_behavior=stop_at_client_tool_call,
+            **capabilities.agent_kwargs,
         )
 
     async def _run(

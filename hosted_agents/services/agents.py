@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils.text import slugify
 from pydantic import ValidationError
 
+from hosted_agents.capabilities.freeze import capabilities_freeze
 from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound, UnknownToolError
 from hosted_agents.models import (
     WORKFLOW_ID_PREFIX,
@@ -302,16 +303,22 @@ def agent_delete(*, tenant: Tenant, agent_id: int, actor: Actor = SYSTEM) -> Non
 
 
 def _config(agent: Agent) -> dict[str, Any]:
-    return {
+    tools = resolve_tools(agent)
+    config = {
         "name": agent.name,
         "instructions": agent.instructions,
         "model": agent.model,
         "model_settings": agent.model_settings,
         "provider_credential_id": agent.provider_credential_id,
-        "tools": resolve_tools(agent),
+        "tools": tools,
         "greeting": agent.greeting,
         "starter_prompts": agent.starter_prompts,
     }
+    # MCP servers, guardrails, handoffs, hosted tools: see hosted_agents/capabilities/.
+    capabilities = capabilities_freeze(agent, [tool["name"] for tool in tools])
+    if capabilities:
+        config["capabilities"] = capabilities
+    return config
 
 
 def _add_version(agent: Agent, config: dict[str, Any], actor: Actor, note: str) -> AgentVersion:

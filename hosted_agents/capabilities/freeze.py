@@ -1,0 +1,116 @@
+"""An agent's capabilities: checked when the draft changes, frozen when it is published.
+
+The frozen form, `config["capabilities"]` of a version (absent when the agent has none):
+
+    {"mcp_servers": [{"id", "name", "url", "transport", "time_limit_seconds",
+                      "tools": [{"name", "description", "input_schema"}],
+                      "approval_tools": [...]}],
+     "guardrails": {...}, "handoffs": [...], "hosted_tools": [...]}
+
+MCP servers keep their header values in their own row, read at call time; the tools are
+the allowed ones, as the server's cached list described them at publish.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hosted_agents.exceptions import InvalidInput
+from hosted_agents.models import Agent, AgentCapabilities, McpServer
+from tenants.models import Tenant
+
+__all__ = ["CAPABILITY_FIELDS", "capabilities_freeze", "capabilities_normalize"]
+
+CAPABILITY_FIELDS = ("mcp_servers", "guardrails", "handoffs", "hosted_tools")
+
+
+def capabilities_normalize(
+    tenant: Tenant | int, row: AgentCapabilities, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Return every capability field of `row` with `changes` applied, checked and
+    normalised; raise `InvalidInput` for an unknown field or a bad value."""
+    unknown = set(changes) - set(CAPABILITY_FIELDS)
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
+    values = {field: changes.get(field, getattr(row, field)) for field in CAPABILITY_FIELDS}
+    values["mcp_servers"] = _mcp_selection(tenant, values["mcp_servers"])
+    for field, kind in (("guardrails", dict), ("handoffs", list), ("hosted_tools", list)):
+        if not isinstance(values[field], kind):
+            raise InvalidInput(field, f"must be a{'n object' if kind is dict else ' list'}")
+    return values
+
+
+def _mcp_selection(tenant: Tenant | int, value: Any) -> list[dict[str, Any]]:
+    """Return the normalised MCP part of an agent's capabilities, or raise InvalidInput."""
+    if not isinstance(value, list):
+        raise InvalidInput("mcp_servers", "must be a list")
+    ids = [entry.get("server_id") if isinstance(entry, dict) else None for entry in value]
+    wanted = [i for i in ids if isinstance(i, int)]
+    rows = McpServer.objects.for_tenant(tenant).filter(pk__in=wanted) if wanted else []
+    found = {row.pk: row for row in rows}
+    selection = []
+    for entry, server_id in zip(value, ids, strict=True):
+        if not isinstance(server_id, int) or server_id not in found:
+            raise InvalidInput("mcp_servers", f"no such MCP server: {server_id}")
+        allowed, approval = entry.get("allowed_tools", []), entry.get("approval_tools", [])
+        for field, names in (("allowed_tools", allowed), ("approval_tools", approval)):
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise InvalidInput("mcp_servers", f"{field} must be a list of tool names")
+        if not set(approval) <= set(allowed):
+            raise InvalidInput("mcp_servers", "a tool needing approval must also be allowed")
+        selection.append(
+            {
+                "server_id": server_id,
+                "allowed_tools": list(dict.fromkeys(allowed)),
+                "approval_tools": list(dict.fromkeys(approval)),
+            }
+        )
+    if len({entry["server_id"] for entry in selection}) != len(selection):
+        raise InvalidInput("mcp_servers", "a server is selected twice")
+    return selection
+
+
+def capabilities_freeze(agent: Agent, tool_names: list[str]) -> dict[str, Any]:
+    """Return what a version of `agent` freezes of its capabilities ({} for none).
+
+    `tool_names` are the names of the agent's own tools: an MCP tool may not take one.
+    Raise `InvalidInput` if a server is gone or no longer lists an allowed tool.
+    """
+    row = AgentCapabilities.objects.for_tenant(agent.tenant_id).filter(agent_id=agent.pk).first()
+    if row is None:
+        return {}
+    values = capabilities_normalize(agent.tenant_id, row, {})
+    servers = {
+        server.pk: server
+        for server in McpServer.objects.for_tenant(agent.tenant_id).filter(
+            pk__in=[entry["server_id"] for entry in values["mcp_servers"]]
+        )
+    }
+    taken = set(tool_names)
+    frozen_servers = []
+    for entry in values["mcp_servers"]:
+        server = servers[entry["server_id"]]
+        listed = {tool["name"]: tool for tool in server.tools}
+        tools = []
+        for name in entry["allowed_tools"]:
+            if name not in listed:
+                raise InvalidInput(
+                    "mcp_servers", f"{server.name} does not list a tool {name!r}; refresh it"
+                )
+            if name in taken:
+                raise InvalidInput("mcp_servers", f"two selected tools are named {name!r}")
+            taken.add(name)
+            tools.append(listed[name])
+        frozen_servers.append(
+            {
+                "id": server.pk,
+                "name": server.name,
+                "url": server.url,
+                "transport": server.transport,
+                "time_limit_seconds": server.time_limit_seconds,
+                "tools": tools,
+                "approval_tools": entry["approval_tools"],
+            }
+        )
+    frozen = {**values, "mcp_servers": frozen_servers}
+    return {field: value for field, value in frozen.items() if value}
