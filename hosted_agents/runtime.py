@@ -53,7 +53,8 @@ from chatkit_core.types import (
     UserMessageItem,
 )
 from hosted_agents import http_fetch
-from hosted_agents.capabilities.build import capabilities_build
+from hosted_agents.capabilities.build import Capabilities, capabilities_build
+from hosted_agents.capabilities.stops import guardrail_answer, guardrail_audit
 from hosted_agents.exceptions import (
     AgentMisconfigured,
     AgentNotPublished,
@@ -385,7 +386,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
 
     def _sdk_agent(
         self, plan: RunPlan, provider: ProviderModel, run_id: str, context: RequestContext
-    ) -> SdkAgent[Any]:
+    ) -> tuple[Capabilities, SdkAgent[Any]]:
         config = plan.version.config
         tenant_id = plan.tenant.pk
         instructions = config.get("instructions") or ""
@@ -409,9 +410,12 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         )
         # MCP servers, guardrails, handoffs, hosted tools (hosted_agents/capabilities/).
         capabilities = capabilities_build(
-            config, tenant_id=tenant_id, allow_private=settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS
+            config,
+            tenant_id=tenant_id,
+            allow_private=settings.CHATKIT_ALLOW_PRIVATE_NETWORK,
+            provider=provider,
         )
-        return SdkAgent[AgentContext[RequestContext]](
+        return capabilities, SdkAgent[AgentContext[RequestContext]](
             name=config.get("name") or plan.agent.name,
             instructions=instructions or None,
             model=provider.model,
@@ -430,7 +434,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         try:
-            sdk_agent = self._sdk_agent(plan, provider, uuid.uuid4().hex, context)
+            capabilities, sdk_agent = self._sdk_agent(plan, provider, uuid.uuid4().hex, context)
         except AgentMisconfigured as error:
             await self._audit_failure(context, plan.agent, plan, error)
             raise _refusal(error) from error
@@ -439,7 +443,11 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             thread=thread, store=self.store, request_context=context
         )
         result = Runner.run_streamed(
-            sdk_agent, history, context=agent_context, max_turns=self.max_turns
+            sdk_agent,
+            history,
+            context=agent_context,
+            max_turns=self.max_turns,
+            run_config=capabilities.run_config,
         )
         items = _RunItems()
         completed = False
@@ -449,14 +457,24 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
                 yield event
             completed = True
         except Exception as error:
-            failure = _provider_failure(error)
-            if failure is None:
+            stop = capabilities.stop_for(error)  # a tripped guardrail ends the turn politely
+            failure = _provider_failure(error) if stop is None else None
+            if stop is None and failure is None:
                 raise
-            # Half-streamed items would stay on the user's screen but never in the thread.
-            for item_id in items.unfinished():
+            # Half-streamed items would stay on the user's screen but never in the thread;
+            # a tripped guardrail withholds all the run made (an output check: the answer).
+            for item_id in items.unfinished() if stop is None else list(items.produced):
                 removed = ThreadItemRemovedEvent(item_id=item_id)
                 items.track(removed)
                 yield removed
+            if stop is not None:
+                async for event in guardrail_answer(self.store, thread, context, stop):
+                    items.track(event)
+                    yield event
+                await database_sync_to_async(guardrail_audit)(plan, context, stop)
+                completed = True
+                return
+            assert failure is not None
             await self._audit_failure(context, plan.agent, plan, error)
             raise failure from error
         finally:

@@ -1,7 +1,8 @@
 """Turn the capabilities frozen in a published version into openai-agents parts, for one run.
 
 The runtime calls `capabilities_build` once per run and passes what it returns to the
-openai-agents `Agent`: extra tools (the allowed MCP tools) and keyword arguments.
+openai-agents `Agent` (extra tools, guardrails) and to `Runner.run_streamed` (the run
+config, which redacts PII from the model's input when a guardrail says so).
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents import Tool
+from agents import Model, OpenAIChatCompletionsModel, OpenAIResponsesModel, RunConfig, Tool
 from channels.db import database_sync_to_async
 
+from hosted_agents.capabilities.guardrails import GuardrailStop, guardrail_stop, guardrails_build
 from hosted_agents.capabilities.mcp import McpServerSpec, mcp_function_tool
 from hosted_agents.capabilities.selectors import mcp_server_headers
+from hosted_agents.exceptions import AgentMisconfigured, InvalidInput
+from hosted_agents.providers import ProviderModel
 
 __all__ = ["Capabilities", "capabilities_build"]
 
@@ -23,14 +27,27 @@ class Capabilities:
     tools: list[Tool] = field(default_factory=list)
     # Further keyword arguments of the openai-agents Agent (guardrails, handoffs).
     agent_kwargs: dict[str, Any] = field(default_factory=dict)
+    run_config: RunConfig | None = None
+    guardrails: dict[str, Any] = field(default_factory=dict)
+
+    def stop_for(self, error: BaseException) -> GuardrailStop | None:
+        """Return the stop when `error` is a tripped guardrail of this run, else None."""
+        return guardrail_stop(error, self.guardrails)
 
 
 def capabilities_build(
-    config: dict[str, Any], *, tenant_id: int, allow_private: bool
+    config: dict[str, Any],
+    *,
+    tenant_id: int,
+    allow_private: bool,
+    provider: ProviderModel,
 ) -> Capabilities:
-    """Return the run's parts for `config["capabilities"]` of a version (none if absent)."""
+    """Return the run's parts for `config["capabilities"]` of a version (none if absent).
+
+    Raise `AgentMisconfigured` for a check the run's provider cannot serve.
+    """
     frozen = config.get("capabilities") or {}
-    built = Capabilities()
+    built = Capabilities(guardrails=frozen.get("guardrails", {}))
 
     async def load_headers(server_id: int) -> dict[str, str]:
         headers: dict[str, str] = await database_sync_to_async(mcp_server_headers)(
@@ -44,4 +61,31 @@ def capabilities_build(
             mcp_function_tool(spec, tool, load_headers=load_headers, allow_private=allow_private)
             for tool in entry["tools"]
         ]
+    if built.guardrails:
+        try:
+            kwargs, redact = guardrails_build(
+                built.guardrails, client=provider.client, model_for=_model_for(provider)
+            )
+        except InvalidInput as error:
+            raise AgentMisconfigured(error.message) from None
+        built.agent_kwargs |= kwargs
+        if redact is not None:
+            built.run_config = RunConfig(call_model_input_filter=redact)
     return built
+
+
+def _model_for(provider: ProviderModel) -> Any:
+    """Return a function giving another model of the run's provider, or None (demo model)."""
+    client = provider.client
+    if client is None:
+        return None
+    kind = (
+        OpenAIChatCompletionsModel
+        if isinstance(provider.model, OpenAIChatCompletionsModel)
+        else OpenAIResponsesModel
+    )
+
+    def model_for(name: str) -> Model:
+        return kind(model=name, openai_client=client)
+
+    return model_for

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
+from hosted_agents.capabilities.guardrails import guardrails_normalize
+from hosted_agents.demo_model import DEMO_MODEL_NAME
 from hosted_agents.exceptions import InvalidInput
 from hosted_agents.models import Agent, AgentCapabilities, McpServer
-from tenants.models import Tenant
+from tenants.models import ProviderCredential, Tenant
 
 __all__ = ["CAPABILITY_FIELDS", "capabilities_freeze", "capabilities_normalize"]
 
@@ -34,9 +38,10 @@ def capabilities_normalize(
         raise InvalidInput(sorted(unknown)[0], "cannot be changed")
     values = {field: changes.get(field, getattr(row, field)) for field in CAPABILITY_FIELDS}
     values["mcp_servers"] = _mcp_selection(tenant, values["mcp_servers"])
-    for field, kind in (("guardrails", dict), ("handoffs", list), ("hosted_tools", list)):
-        if not isinstance(values[field], kind):
-            raise InvalidInput(field, f"must be a{'n object' if kind is dict else ' list'}")
+    values["guardrails"] = guardrails_normalize(values["guardrails"])
+    for field in ("handoffs", "hosted_tools"):
+        if not isinstance(values[field], list):
+            raise InvalidInput(field, "must be a list")
     return values
 
 
@@ -112,5 +117,27 @@ def capabilities_freeze(agent: Agent, tool_names: list[str]) -> dict[str, Any]:
                 "approval_tools": entry["approval_tools"],
             }
         )
+    _check_provider(agent, values["guardrails"])
     frozen = {**values, "mcp_servers": frozen_servers}
     return {field: value for field, value in frozen.items() if value}
+
+
+def _check_provider(agent: Agent, guardrails: dict[str, Any]) -> None:
+    """Refuse checks the agent's provider cannot serve: moderation needs OpenAI itself,
+    the jailbreak check any model provider (not the offline demo model)."""
+    kinds = {check["kind"] for stage in ("input", "output") for check in guardrails.get(stage, [])}
+    if not kinds & {"moderation", "jailbreak"}:
+        return
+    if agent.model == DEMO_MODEL_NAME:
+        provider = "demo"
+    elif agent.provider_credential_id is not None:
+        credential = ProviderCredential.objects.for_tenant(agent.tenant_id).filter(
+            pk=agent.provider_credential_id
+        )
+        provider = str(credential.values_list("kind", flat=True).first() or "demo")
+    else:
+        provider = "openai" if settings.OPENAI_API_KEY else "demo"
+    if provider == "demo":
+        raise InvalidInput("guardrails", "moderation and jailbreak checks need a model provider")
+    if "moderation" in kinds and provider != ProviderCredential.Kind.OPENAI:
+        raise InvalidInput("guardrails", "the moderation check needs OpenAI as the provider")

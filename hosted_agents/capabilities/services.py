@@ -187,7 +187,7 @@ def mcp_server_refresh_tools(
         tools = async_to_sync(mcp_tools_list)(
             mcp_server_spec(server),
             headers,
-            allow_private=settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS,
+            allow_private=settings.CHATKIT_ALLOW_PRIVATE_NETWORK,
         )
     except McpError as error:
         McpServer.objects.for_tenant(tenant).filter(pk=server.pk).update(

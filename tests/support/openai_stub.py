@@ -612,6 +612,9 @@ class _Handler(BaseHTTPRequestHandler):
             "POST", path, {k.lower(): v for k, v in self.headers.items()}, body
         )
         stub._record(record)
+        if path == "/v1/moderations":
+            self._send_json(200, stub._moderation(body))
+            return
         if path not in ("/v1/responses", "/v1/chat/completions"):
             self._not_found()
             return
@@ -708,12 +711,30 @@ class OpenAIStub:
         """When set, requests with any other bearer token get a 401."""
         self.responder: Responder | None = None
         """Called for a request when no scripted turn is left."""
+        self.moderation_terms: set[str] = set()
+        """POST /v1/moderations flags an input holding any of these (case-insensitive)."""
         self._lock = threading.Lock()
         self._scripts: deque[Script] = deque()
         self._requests: list[RecordedRequest] = []
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def _moderation(self, body: Any) -> dict[str, Any]:
+        inputs = (body or {}).get("input", "")
+        texts = [inputs] if isinstance(inputs, str) else [str(part) for part in inputs]
+        results = []
+        for text in texts:
+            flagged = any(term.lower() in text.lower() for term in self.moderation_terms)
+            results.append(
+                {
+                    "flagged": flagged,
+                    "categories": {"violence": flagged},
+                    "category_scores": {"violence": 0.99 if flagged else 0.01},
+                }
+            )
+        model = (body or {}).get("model", "omni-moderation-latest")
+        return {"id": _new_id("modr"), "model": model, "results": results}
 
     # lifecycle
 

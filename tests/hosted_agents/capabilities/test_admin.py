@@ -46,7 +46,7 @@ def test_an_operator_adds_a_server_whose_headers_are_never_shown_again(
 def test_the_refresh_action_fetches_and_shows_the_tool_list(
     operator: Client, acme: Tenant, loopback_mcp: LoopbackMcp, settings: Any
 ) -> None:
-    settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = True
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
     server = mcp_server_create(tenant=acme, name="weather", url=loopback_mcp.url())
 
     response = operator.post(

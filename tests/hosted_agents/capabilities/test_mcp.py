@@ -81,7 +81,7 @@ def tool_output_sent(stub: OpenAIStub, call: FunctionCall) -> str:
 def test_refreshing_lists_the_tools_of_a_real_server_with_the_secret_headers(
     acme: Tenant, loopback_mcp: LoopbackMcp, mcp_transport: str, settings: Any
 ) -> None:
-    settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = True
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
 
     server = weather_server(acme, loopback_mcp, mcp_transport)
 
@@ -102,7 +102,7 @@ def test_refreshing_lists_the_tools_of_a_real_server_with_the_secret_headers(
 def test_refreshing_a_private_target_is_refused_without_the_operator_setting(
     acme: Tenant, loopback_mcp: LoopbackMcp, settings: Any
 ) -> None:
-    settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = False
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = False
     server = mcp_server_create(tenant=acme, name="weather", url=loopback_mcp.url())
 
     with pytest.raises(InvalidInput, match="not a public address"):
@@ -155,7 +155,7 @@ def test_another_tenants_server_answers_like_a_missing_one(acme: Tenant, globex:
 def test_publish_freezes_the_allowed_tools_and_refuses_one_the_server_does_not_list(
     acme: Tenant, loopback_mcp: LoopbackMcp, openai_stub: OpenAIStub, settings: Any
 ) -> None:
-    settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = True
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
     server = weather_server(acme, loopback_mcp, "streamable_http")
 
     agent = agent_using(acme, openai_stub.base_url, server, ["forecast"])
@@ -206,7 +206,7 @@ async def test_the_model_calls_an_allowed_mcp_tool_and_gets_its_result(
     openai_stub: OpenAIStub,
     settings: Any,
 ) -> None:
-    settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = True
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
     server = await database_sync_to_async(weather_server)(acme, loopback_mcp, mcp_transport)
     agent = await database_sync_to_async(agent_using)(
         acme, openai_stub.base_url, server, ["forecast"]
@@ -229,7 +229,7 @@ async def test_the_model_calls_an_allowed_mcp_tool_and_gets_its_result(
 async def test_a_tool_outside_the_allowlist_is_not_run_even_if_the_model_asks(
     acme: Tenant, loopback_mcp: LoopbackMcp, openai_stub: OpenAIStub, settings: Any
 ) -> None:
-    settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = True
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
     server = await database_sync_to_async(weather_server)(acme, loopback_mcp, "streamable_http")
     agent = await database_sync_to_async(agent_using)(
         acme, openai_stub.base_url, server, ["forecast"]
@@ -246,12 +246,12 @@ async def test_a_tool_outside_the_allowlist_is_not_run_even_if_the_model_asks(
 async def test_a_private_mcp_target_is_refused_in_a_run_without_the_operator_setting(
     acme: Tenant, loopback_mcp: LoopbackMcp, openai_stub: OpenAIStub, settings: Any
 ) -> None:
-    settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = True
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
     server = await database_sync_to_async(weather_server)(acme, loopback_mcp, "streamable_http")
     agent = await database_sync_to_async(agent_using)(
         acme, openai_stub.base_url, server, ["forecast"]
     )
-    settings.CHATKIT_ALLOW_PRIVATE_HTTP_TOOLS = False
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = False
     requests_before = len(loopback_mcp.seen_headers)
     call = FunctionCall("forecast", {"city": "Oslo"})
     openai_stub.add(call)
@@ -264,3 +264,28 @@ async def test_a_private_mcp_target_is_refused_in_a_run_without_the_operator_set
     assert "not a public address" in tool_output_sent(openai_stub, call)
     assert len(loopback_mcp.seen_headers) == requests_before
     assert loopback_mcp.calls == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_demo_model_calls_an_mcp_tool_on_a_local_server(
+    acme: Tenant, loopback_mcp: LoopbackMcp, settings: Any
+) -> None:
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
+
+    @database_sync_to_async
+    def demo_agent() -> Agent:
+        server = weather_server(acme, loopback_mcp, "streamable_http")
+        agent = agent_create(tenant=acme, slug="demo", name="Demo", model="demo")
+        agent_capabilities_set(
+            tenant=acme,
+            agent_id=agent.pk,
+            changes={"mcp_servers": [{"server_id": server.pk, "allowed_tools": ["forecast"]}]},
+        )
+        agent_publish(tenant=acme, agent_id=agent.pk)
+        return Agent.objects.for_tenant(acme).select_related("tenant").get(pk=agent.pk)
+
+    events = await chat_for(await demo_agent()).create("forecast city: Bergen")
+
+    assert not errors(events)
+    assert [name for name, _ in loopback_mcp.calls] == ["forecast"]
+    assert "Sunny with 21 degrees in" in assistant_text(events)
