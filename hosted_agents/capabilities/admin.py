@@ -22,10 +22,6 @@ from hosted_agents.models import Agent, AgentCapabilities, McpServer
 from tenants.admin import ModelForm, OperatorAdmin, request_actor
 
 
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 def _show_error(form: forms.ModelForm[Any], error: InvalidInput, renamed: dict[str, str]) -> None:
     name = renamed.get(error.field, error.field)
     form.add_error(name if name in form.fields else None, error.message)
@@ -101,18 +97,18 @@ class McpServerAdmin(OperatorAdmin[McpServer]):
         if change:
             services.mcp_server_update(
                 tenant=obj.tenant, server_id=obj.pk, changes={**values, "headers": headers},
-                actor=request_actor(request), ip=_ip(request),
+                actor=request_actor(request),
             )  # fmt: skip
             return
         created = services.mcp_server_create(
-            tenant=obj.tenant, headers=headers, actor=request_actor(request), ip=_ip(request),
+            tenant=obj.tenant, headers=headers, actor=request_actor(request),
             **values,
         )  # fmt: skip
         obj.pk, obj._state.adding = created.pk, False
 
     def delete_model(self, request: HttpRequest, obj: McpServer) -> None:
         services.mcp_server_delete(
-            tenant=obj.tenant, server_id=obj.pk, actor=request_actor(request), ip=_ip(request)
+            tenant=obj.tenant, server_id=obj.pk, actor=request_actor(request)
         )
 
     @admin.action(description="Refresh the tool list of the selected servers")
@@ -121,7 +117,7 @@ class McpServerAdmin(OperatorAdmin[McpServer]):
             try:
                 fresh = services.mcp_server_refresh_tools(
                     tenant=server.tenant, server_id=server.pk,
-                    actor=request_actor(request), ip=_ip(request),
+                    actor=request_actor(request),
                 )  # fmt: skip
             except (InvalidInput, ObjectNotFound) as error:
                 self.message_user(request, f"{server.name}: {error}", messages.ERROR)
@@ -172,6 +168,6 @@ class AgentCapabilitiesAdmin(OperatorAdmin[AgentCapabilities]):
         changes = {field: getattr(obj, field) for field in CAPABILITY_FIELDS}
         saved = services.agent_capabilities_set(
             tenant=obj.tenant, agent_id=obj.agent_id, changes=changes,
-            actor=request_actor(request), ip=_ip(request),
+            actor=request_actor(request),
         )  # fmt: skip
         obj.pk, obj._state.adding = saved.pk, False

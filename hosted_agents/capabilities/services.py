@@ -23,9 +23,10 @@ from hosted_agents.models.capabilities import MAX_MCP_TIME_LIMIT_SECONDS
 from hosted_agents.models.tools import TOOL_NAME_PATTERN
 from hosted_agents.services.common import save_unique
 from hosted_agents.services.tools import http_tool_set_headers
+from tenants.actors import SYSTEM, Actor
 from tenants.encryption import decrypt
 from tenants.models import Tenant
-from tenants.services.audit import Actor, audit_event_record
+from tenants.services.audit import audit_event_record
 
 __all__ = [
     "agent_capabilities_set",
@@ -80,8 +81,7 @@ def mcp_server_create(
     transport: str = McpServer.Transport.STREAMABLE_HTTP,
     headers: dict[str, str] | None = None,
     time_limit_seconds: float = 10.0,
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> McpServer:
     """Register an MCP server; header values are encrypted and only their hints shown again.
 
@@ -101,7 +101,7 @@ def mcp_server_create(
     save_unique(server, entity="MCP server", field="name")
     audit_event_record(
         tenant=tenant, actor=actor, action="mcp_server.create", target=server,
-        after=_summary(server), ip=ip,
+        after=_summary(server),
     )  # fmt: skip
     return server
 
@@ -112,8 +112,7 @@ def mcp_server_update(
     tenant: Tenant,
     server_id: int,
     changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> McpServer:
     """Change a server; `headers` (if given and not None) replaces all header values."""
     server = McpServer.objects.for_tenant(tenant).select_for_update().filter(pk=server_id).first()
@@ -137,15 +136,13 @@ def mcp_server_update(
     save_unique(server, entity="MCP server", field="name", update_fields=fields)
     audit_event_record(
         tenant=tenant, actor=actor, action="mcp_server.update", target=server,
-        before=before, after=_summary(server), ip=ip,
+        before=before, after=_summary(server),
     )  # fmt: skip
     return server
 
 
 @transaction.atomic
-def mcp_server_delete(
-    *, tenant: Tenant, server_id: int, actor: Actor = None, ip: str | None = None
-) -> None:
+def mcp_server_delete(*, tenant: Tenant, server_id: int, actor: Actor = SYSTEM) -> None:
     server = McpServer.objects.for_tenant(tenant).filter(pk=server_id).first()
     if server is None:
         raise ObjectNotFound("MCP server", server_id)
@@ -156,7 +153,7 @@ def mcp_server_delete(
             row.save(update_fields=["mcp_servers", "updated_at"])
     audit_event_record(
         tenant=tenant, actor=actor, action="mcp_server.delete", target=server,
-        before=_summary(server), ip=ip,
+        before=_summary(server),
     )  # fmt: skip
     server.delete()
 
@@ -171,9 +168,7 @@ def mcp_server_spec(server: McpServer) -> McpServerSpec:
     )
 
 
-def mcp_server_refresh_tools(
-    *, tenant: Tenant, server_id: int, actor: Actor = None, ip: str | None = None
-) -> McpServer:
+def mcp_server_refresh_tools(*, tenant: Tenant, server_id: int, actor: Actor = SYSTEM) -> McpServer:
     """Fetch the server's tool list and cache it on the row (sync; calls the server).
 
     The call runs outside any transaction, bounded by the server's time limit. A failure is
@@ -201,7 +196,7 @@ def mcp_server_refresh_tools(
         server.save(update_fields=["tools", "tools_fetched_at", "tools_error", "updated_at"])
         audit_event_record(
             tenant=tenant, actor=actor, action="mcp_server.refresh_tools", target=server,
-            after={"tools": server.tool_names}, ip=ip,
+            after={"tools": server.tool_names},
         )  # fmt: skip
     return server
 
@@ -215,8 +210,7 @@ def agent_capabilities_set(
     tenant: Tenant,
     agent_id: int,
     changes: dict[str, Any],
-    actor: Actor = None,
-    ip: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> AgentCapabilities:
     """Change the capabilities part of an agent's draft (takes effect at the next publish).
 
@@ -235,6 +229,6 @@ def agent_capabilities_set(
     row.save()
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.set_capabilities", target=agent,
-        before=before, after=normalized, ip=ip,
+        before=before, after=normalized,
     )  # fmt: skip
     return row

@@ -23,6 +23,7 @@ from chatkit_core.types import (
     ThreadStreamEvent,
 )
 from hosted_agents.capabilities.guardrails import GuardrailStop
+from tenants.actors import Actor, ActorKind
 from tenants.services.audit import audit_event_record
 
 if TYPE_CHECKING:
@@ -59,10 +60,10 @@ async def guardrail_answer(
 
 def guardrail_audit(plan: RunPlan, context: RequestContext, stop: GuardrailStop) -> None:
     """Record `agent.guardrail_tripped` (sync): which check, on what, never the text."""
+    kind = ActorKind.API_KEY if context.api_key_id is not None else ActorKind.SYSTEM
     audit_event_record(
         tenant=plan.tenant,
-        actor=None,
-        actor_label=context.actor_label,
+        actor=Actor(kind=kind, label=context.actor_label, ip=context.ip),
         action="agent.guardrail_tripped",
         target=plan.agent,
         after={
@@ -71,5 +72,4 @@ def guardrail_audit(plan: RunPlan, context: RequestContext, stop: GuardrailStop)
             "details": stop.details,
             "version": plan.version.number,
         },
-        ip=context.ip,
     )

@@ -49,11 +49,15 @@ def weather_server(tenant: Tenant, mcp: LoopbackMcp, transport: str) -> McpServe
     return mcp_server_refresh_tools(tenant=tenant, server_id=server.pk)
 
 
-def agent_using(tenant: Tenant, base_url: str, server: McpServer, allowed: list[str]) -> Agent:
-    credential = make_credential(tenant, base_url)
+def agent_using(
+    tenant: Tenant, base_url: str | None, server: McpServer, allowed: list[str]
+) -> Agent:
+    """Publish an agent allowed `allowed` of `server`'s tools; its model is the stub at
+    `base_url` through a tenant credential, or (None) the operator's own base URL."""
+    credential = make_credential(tenant, base_url) if base_url is not None else None
     agent = agent_create(
         tenant=tenant, slug="support", name="Support", model="gpt-4.1",
-        provider_credential_id=credential.pk,
+        provider_credential_id=credential.pk if credential is not None else None,
     )  # fmt: skip
     agent_capabilities_set(
         tenant=tenant,
@@ -247,10 +251,11 @@ async def test_a_private_mcp_target_is_refused_in_a_run_without_the_operator_set
     acme: Tenant, loopback_mcp: LoopbackMcp, openai_stub: OpenAIStub, settings: Any
 ) -> None:
     settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
+    # The operator's own base URL is trusted as configured: the model stays reachable while
+    # the tenant's private targets are refused.
+    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "sk-operator", openai_stub.base_url
     server = await database_sync_to_async(weather_server)(acme, loopback_mcp, "streamable_http")
-    agent = await database_sync_to_async(agent_using)(
-        acme, openai_stub.base_url, server, ["forecast"]
-    )
+    agent = await database_sync_to_async(agent_using)(acme, None, server, ["forecast"])
     settings.CHATKIT_ALLOW_PRIVATE_NETWORK = False
     requests_before = len(loopback_mcp.seen_headers)
     call = FunctionCall("forecast", {"city": "Oslo"})

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hosted_agents", "0005_agent_workflow_id"),
+        ("hosted_agents", "0008_merge_allowed_origins"),
         ("tenants", "0004_client_sessions"),
     ]
 
