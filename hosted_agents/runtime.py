@@ -54,6 +54,7 @@ from chatkit_core.types import (
 )
 from hosted_agents import http_fetch
 from hosted_agents.capabilities.build import Capabilities, capabilities_build
+from hosted_agents.capabilities.handoffs import handoff_build
 from hosted_agents.capabilities.stops import guardrail_answer, guardrail_audit
 from hosted_agents.exceptions import (
     AgentMisconfigured,
@@ -388,6 +389,37 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         self, plan: RunPlan, provider: ProviderModel, run_id: str, context: RequestContext
     ) -> tuple[Capabilities, SdkAgent[Any]]:
         config = plan.version.config
+        # MCP servers, guardrails, handoffs, hosted tools (hosted_agents/capabilities/).
+        capabilities = capabilities_build(
+            config,
+            tenant_id=plan.tenant.pk,
+            allow_private=settings.CHATKIT_ALLOW_PRIVATE_NETWORK,
+            provider=provider,
+        )
+        name = config.get("name") or plan.agent.name
+        agent = self._agent_for(config, name, provider.model, plan, run_id, context)
+        agent.tools += capabilities.tools
+        for key, value in capabilities.agent_kwargs.items():
+            setattr(agent, key, value)
+        for entry in capabilities.handoffs:
+            target_config = entry["config"]
+            model = capabilities.model_for(target_config["model"]) or provider.model
+            target = self._agent_for(target_config, entry["name"], model, plan, run_id, context)
+            target.output_guardrails = list(agent.output_guardrails)  # the answer is checked
+            capabilities.answers.targets[id(target)] = entry
+            agent.handoffs.append(handoff_build(entry, target))
+        return capabilities, agent
+
+    def _agent_for(
+        self,
+        config: dict[str, Any],
+        name: str,
+        model: Any,
+        plan: RunPlan,
+        run_id: str,
+        context: RequestContext,
+    ) -> SdkAgent[Any]:
+        """Return the openai-agents Agent of a version's config (its own tools only)."""
         tenant_id = plan.tenant.pk
         instructions = config.get("instructions") or ""
         if context.client_session is not None:
@@ -408,21 +440,13 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             long_tool_runner=self.long_tool_runner,
             fetcher=self.http_fetcher,
         )
-        # MCP servers, guardrails, handoffs, hosted tools (hosted_agents/capabilities/).
-        capabilities = capabilities_build(
-            config,
-            tenant_id=tenant_id,
-            allow_private=settings.CHATKIT_ALLOW_PRIVATE_NETWORK,
-            provider=provider,
-        )
-        return capabilities, SdkAgent[AgentContext[RequestContext]](
-            name=config.get("name") or plan.agent.name,
+        return SdkAgent[AgentContext[RequestContext]](
+            name=name,
             instructions=instructions or None,
-            model=provider.model,
+            model=model,
             model_settings=_model_settings(config.get("model_settings", {}), plan),
-            tools=[*tools, *capabilities.tools],
+            tools=list(tools),
             tool_use_behavior=stop_at_client_tool_call,
-            **capabilities.agent_kwargs,
         )
 
     async def _run(
@@ -453,6 +477,11 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         completed = False
         try:
             async for event in stream_agent_response(agent_context, result):
+                items.track(event)
+                capabilities.answers.see(event, result.current_agent)
+                yield event
+            # Which handoff target answered: hidden items, after the answer (handoffs.py).
+            for event in capabilities.answers.marks(self.store, thread, context):
                 items.track(event)
                 yield event
             completed = True

@@ -14,6 +14,8 @@ from agents import Model, OpenAIChatCompletionsModel, OpenAIResponsesModel, RunC
 from channels.db import database_sync_to_async
 
 from hosted_agents.capabilities.guardrails import GuardrailStop, guardrail_stop, guardrails_build
+from hosted_agents.capabilities.handoffs import HandoffAnswers
+from hosted_agents.capabilities.hosted_tools import hosted_tools_build
 from hosted_agents.capabilities.mcp import McpServerSpec, mcp_function_tool
 from hosted_agents.capabilities.selectors import mcp_server_headers
 from hosted_agents.exceptions import AgentMisconfigured, InvalidInput
@@ -29,6 +31,15 @@ class Capabilities:
     agent_kwargs: dict[str, Any] = field(default_factory=dict)
     run_config: RunConfig | None = None
     guardrails: dict[str, Any] = field(default_factory=dict)
+    # The frozen handoffs: the runtime builds their agents (hosted_agents/runtime.py).
+    handoffs: list[dict[str, Any]] = field(default_factory=list)
+    provider: ProviderModel | None = None
+    answers: HandoffAnswers = field(default_factory=HandoffAnswers)
+
+    def model_for(self, name: str) -> Model | None:
+        """Return model `name` on the run's provider (None: the run's own model, demo)."""
+        make = _model_for(self.provider) if self.provider is not None else None
+        return make(name) if make is not None else None
 
     def stop_for(self, error: BaseException) -> GuardrailStop | None:
         """Return the stop when `error` is a tripped guardrail of this run, else None."""
@@ -47,7 +58,11 @@ def capabilities_build(
     Raise `AgentMisconfigured` for a check the run's provider cannot serve.
     """
     frozen = config.get("capabilities") or {}
-    built = Capabilities(guardrails=frozen.get("guardrails", {}))
+    built = Capabilities(
+        guardrails=frozen.get("guardrails", {}),
+        handoffs=frozen.get("handoffs", []),
+        provider=provider,
+    )
 
     async def load_headers(server_id: int) -> dict[str, str]:
         headers: dict[str, str] = await database_sync_to_async(mcp_server_headers)(
@@ -61,6 +76,11 @@ def capabilities_build(
             mcp_function_tool(spec, tool, load_headers=load_headers, allow_private=allow_private)
             for tool in entry["tools"]
         ]
+    hosted = frozen.get("hosted_tools", [])
+    if hosted:
+        if provider.client is None or isinstance(provider.model, OpenAIChatCompletionsModel):
+            raise AgentMisconfigured("OpenAI's hosted tools need a provider on the Responses API")
+        built.tools += hosted_tools_build(hosted)
     if built.guardrails:
         try:
             kwargs, redact = guardrails_build(

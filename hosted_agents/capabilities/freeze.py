@@ -5,7 +5,9 @@ The frozen form, `config["capabilities"]` of a version (absent when the agent ha
     {"mcp_servers": [{"id", "name", "url", "transport", "time_limit_seconds",
                       "tools": [{"name", "description", "input_schema"}],
                       "approval_tools": [...]}],
-     "guardrails": {...}, "handoffs": [...], "hosted_tools": [...]}
+     "guardrails": {...},                        see guardrails.py
+     "handoffs": [{"agent_id", "slug", ..., "config"}],   see handoffs.py
+     "hosted_tools": [{"type": "web_search"}, ...]}      see hosted_tools.py
 
 MCP servers keep their header values in their own row, read at call time; the tools are
 the allowed ones, as the server's cached list described them at publish.
@@ -18,12 +20,19 @@ from typing import Any
 from django.conf import settings
 
 from hosted_agents.capabilities.guardrails import guardrails_normalize
+from hosted_agents.capabilities.handoffs import handoffs_freeze, handoffs_normalize
+from hosted_agents.capabilities.hosted_tools import hosted_tools_normalize
 from hosted_agents.demo_model import DEMO_MODEL_NAME
 from hosted_agents.exceptions import InvalidInput
 from hosted_agents.models import Agent, AgentCapabilities, McpServer
 from tenants.models import ProviderCredential, Tenant
 
-__all__ = ["CAPABILITY_FIELDS", "capabilities_freeze", "capabilities_normalize"]
+__all__ = [
+    "CAPABILITY_FIELDS",
+    "capabilities_freeze",
+    "capabilities_normalize",
+    "provider_check",
+]
 
 CAPABILITY_FIELDS = ("mcp_servers", "guardrails", "handoffs", "hosted_tools")
 
@@ -39,9 +48,9 @@ def capabilities_normalize(
     values = {field: changes.get(field, getattr(row, field)) for field in CAPABILITY_FIELDS}
     values["mcp_servers"] = _mcp_selection(tenant, values["mcp_servers"])
     values["guardrails"] = guardrails_normalize(values["guardrails"])
-    for field in ("handoffs", "hosted_tools"):
-        if not isinstance(values[field], list):
-            raise InvalidInput(field, "must be a list")
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    values["handoffs"] = handoffs_normalize(tenant_id, row.agent_id, values["handoffs"])
+    values["hosted_tools"] = hosted_tools_normalize(values["hosted_tools"])
     return values
 
 
@@ -91,7 +100,8 @@ def capabilities_freeze(agent: Agent, tool_names: list[str]) -> dict[str, Any]:
             pk__in=[entry["server_id"] for entry in values["mcp_servers"]]
         )
     }
-    taken = set(tool_names)
+    handoffs = handoffs_freeze(agent, values["handoffs"])
+    taken = set(tool_names) | {entry["tool_name"] for entry in handoffs}
     frozen_servers = []
     for entry in values["mcp_servers"]:
         server = servers[entry["server_id"]]
@@ -117,27 +127,45 @@ def capabilities_freeze(agent: Agent, tool_names: list[str]) -> dict[str, Any]:
                 "approval_tools": entry["approval_tools"],
             }
         )
-    _check_provider(agent, values["guardrails"])
-    frozen = {**values, "mcp_servers": frozen_servers}
+    provider_check(agent, values)
+    frozen = {**values, "mcp_servers": frozen_servers, "handoffs": handoffs}
     return {field: value for field, value in frozen.items() if value}
 
 
-def _check_provider(agent: Agent, guardrails: dict[str, Any]) -> None:
-    """Refuse checks the agent's provider cannot serve: moderation needs OpenAI itself,
-    the jailbreak check any model provider (not the offline demo model)."""
+def provider_check(agent: Agent, values: dict[str, Any]) -> None:
+    """Refuse capabilities the agent's provider cannot serve, or raise `InvalidInput`.
+
+    Moderation needs OpenAI itself, the jailbreak check any model provider (not the offline
+    demo model), hosted tools a provider on the Responses API.
+    """
+    guardrails = values.get("guardrails") or {}
     kinds = {check["kind"] for stage in ("input", "output") for check in guardrails.get(stage, [])}
-    if not kinds & {"moderation", "jailbreak"}:
+    hosted = values.get("hosted_tools") or []
+    if not kinds & {"moderation", "jailbreak"} and not hosted:
         return
-    if agent.model == DEMO_MODEL_NAME:
-        provider = "demo"
-    elif agent.provider_credential_id is not None:
-        credential = ProviderCredential.objects.for_tenant(agent.tenant_id).filter(
-            pk=agent.provider_credential_id
-        )
-        provider = str(credential.values_list("kind", flat=True).first() or "demo")
-    else:
-        provider = "openai" if settings.OPENAI_API_KEY else "demo"
-    if provider == "demo":
+    provider, api = _provider_of(agent)
+    if provider == "demo" and kinds & {"moderation", "jailbreak"}:
         raise InvalidInput("guardrails", "moderation and jailbreak checks need a model provider")
     if "moderation" in kinds and provider != ProviderCredential.Kind.OPENAI:
         raise InvalidInput("guardrails", "the moderation check needs OpenAI as the provider")
+    if hosted and (provider == "demo" or api != ProviderCredential.Api.RESPONSES):
+        names = ", ".join(tool["type"] for tool in hosted)
+        where = "the offline demo model" if provider == "demo" else "the Chat Completions API"
+        raise InvalidInput(
+            "hosted_tools",
+            f"{names}: OpenAI's hosted tools need a provider on the Responses API, "
+            f"and this agent uses {where}",
+        )
+
+
+def _provider_of(agent: Agent) -> tuple[str, str]:
+    """Return the (kind, api) of the provider the agent's draft would run on."""
+    if agent.model == DEMO_MODEL_NAME:
+        return "demo", ""
+    if agent.provider_credential_id is not None:
+        credential = ProviderCredential.objects.for_tenant(agent.tenant_id).filter(
+            pk=agent.provider_credential_id
+        )
+        found = credential.values_list("kind", "api").first()
+        return (str(found[0]), str(found[1])) if found else ("demo", "")
+    return ("openai", "responses") if settings.OPENAI_API_KEY else ("demo", "")

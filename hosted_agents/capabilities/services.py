@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from hosted_agents.capabilities.freeze import capabilities_normalize
+from hosted_agents.capabilities.freeze import capabilities_normalize, provider_check
 from hosted_agents.capabilities.mcp import McpError, McpServerSpec, mcp_tools_list
 from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from hosted_agents.models import Agent, AgentCapabilities, McpServer
@@ -224,6 +224,7 @@ def agent_capabilities_set(
         row = AgentCapabilities(tenant=tenant, agent=agent)
     before = capabilities_normalize(tenant, row, {})
     normalized = capabilities_normalize(tenant, row, changes)
+    provider_check(agent, normalized)
     for field, value in normalized.items():
         setattr(row, field, value)
     row.save()
