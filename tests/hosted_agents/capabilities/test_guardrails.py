@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.test import Client
+from django.urls import reverse
 
 from hosted_agents.capabilities.guardrails import card_numbers, pii_find, pii_redact
 from hosted_agents.capabilities.services import agent_capabilities_set
 from hosted_agents.exceptions import InvalidInput
 from hosted_agents.models import Agent
 from hosted_agents.services import agent_create, agent_publish
-from tenants.models import AuditEvent, Tenant
+from tenants.models import AuditEvent, Tenant, Thread
+from tests.hosted_agents.test_admin import operator
 from tests.hosted_agents.test_runtime import (
     assistant_text,
     chat_for,
@@ -28,7 +31,7 @@ from tests.hosted_agents.test_runtime import (
 )
 from tests.support.openai_stub import OpenAIStub, Text
 
-__all__ = ["no_platform_key", "openai_stub"]
+__all__ = ["no_platform_key", "openai_stub", "operator"]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,6 +111,26 @@ async def test_an_input_pii_block_ends_the_turn_before_the_model_is_called(
     [audit] = await database_sync_to_async(tripped)(acme)
     assert audit["guardrail"] == "input:pii" and audit["details"] == {"types": ["card"]}
     assert "4111" not in str(audit)
+
+
+async def test_the_admin_transcript_marks_the_tripped_guardrail(
+    acme: Tenant, openai_stub: OpenAIStub, operator: Client
+) -> None:
+    agent = await database_sync_to_async(agent_with_guardrails)(
+        acme, openai_stub.base_url, {"output": [{"kind": "blocklist", "patterns": ["secret"]}]}
+    )
+    openai_stub.add("The secret code is 1234.")
+    events = await chat_for(agent).create("Tell me the code")
+
+    @database_sync_to_async
+    def page() -> str:
+        thread = Thread.objects.for_tenant(acme).get(public_id=thread_id_of(events))
+        return operator.get(reverse("admin:tenants_thread_change", args=[thread.pk])).text
+
+    html = await page()
+    assert "Guardrail tripped (output:blocklist)" in html
+    assert BLOCKED.replace("'", "&#x27;") in html
+    assert "1234" not in html
 
 
 async def test_an_input_pii_block_lets_a_clean_message_through(
