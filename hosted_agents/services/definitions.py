@@ -320,7 +320,8 @@ def _publish_if_changed(tenant: Tenant, agent: Agent, actor: Actor) -> int | Non
 def agent_duplicate(
     *, tenant: Tenant, agent_id: int, slug: str, name: str | None = None, actor: Actor = SYSTEM
 ) -> Agent:
-    """Create agent `slug` with a copy of agent `agent_id`'s draft (unpublished)."""
+    """Create agent `slug` with a copy of agent `agent_id`'s draft and capabilities
+    (unpublished)."""
     source = Agent.objects.for_tenant(tenant).filter(pk=agent_id).first()
     if source is None:
         raise ObjectNotFound("agent", agent_id)
@@ -333,6 +334,10 @@ def agent_duplicate(
         client_tools=list(source.client_tools), greeting=source.greeting,
         starter_prompts=list(source.starter_prompts),
     )  # fmt: skip
+    capabilities = AgentCapabilities.objects.for_tenant(tenant).filter(agent_id=source.pk).first()
+    if capabilities is not None:
+        changes = capabilities_normalize(tenant, capabilities, {})
+        agent_capabilities_set(tenant=tenant, agent_id=copy.pk, changes=changes, actor=actor)
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.duplicate", target=copy,
         after={"slug": copy.slug, "copied_from": source.slug},

@@ -15,6 +15,7 @@ from hosted_agents.capabilities.services import agent_capabilities_set
 from hosted_agents.exceptions import InvalidInput
 from hosted_agents.models import Agent
 from hosted_agents.services import agent_create, agent_publish
+from hosted_agents.services.definitions import agent_duplicate
 from tenants.models import ProviderCredential, Tenant, Thread
 from tests.hosted_agents.test_admin import operator
 from tests.hosted_agents.test_runtime import (
@@ -181,3 +182,15 @@ def test_a_handoff_to_an_agent_on_another_provider_is_refused_at_publish(
 
     with pytest.raises(InvalidInput, match="uses another provider"):
         agent_publish(tenant=acme, agent_id=triage.pk)
+
+
+def test_a_duplicate_keeps_the_handoffs_of_its_draft(
+    acme: Tenant, openai_stub: OpenAIStub, db: None
+) -> None:
+    triage, billing = triage_with_billing(acme, openai_stub.base_url)
+
+    copy = agent_duplicate(tenant=acme, agent_id=triage.pk, slug="triage-2")
+    version = agent_publish(tenant=acme, agent_id=copy.pk)
+
+    [frozen] = version.config["capabilities"]["handoffs"]
+    assert (frozen["agent_id"], frozen["description"]) == (billing.pk, WHEN)
