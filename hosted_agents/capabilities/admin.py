@@ -16,7 +16,11 @@ from django.utils.html import format_html, format_html_join
 # hosted_agents.admin imports this module at its end, once these two are defined.
 from hosted_agents.admin import WriteOnlyTextarea, parse_header_lines
 from hosted_agents.capabilities import services
-from hosted_agents.capabilities.freeze import CAPABILITY_FIELDS, capabilities_normalize
+from hosted_agents.capabilities.freeze import (
+    CAPABILITY_FIELDS,
+    capabilities_normalize,
+    provider_check,
+)
 from hosted_agents.exceptions import InvalidInput, ObjectNotFound
 from hosted_agents.models import Agent, AgentCapabilities, McpServer
 from tenants.admin import ModelForm, OperatorAdmin, request_actor
@@ -136,6 +140,12 @@ class AgentCapabilitiesForm(ModelForm[AgentCapabilities]):
         help_texts = {
             "mcp_servers": 'e.g. [{"server_id": 1, "allowed_tools": ["forecast"], '
             '"approval_tools": []}]',
+            "guardrails": 'e.g. {"input": [{"kind": "pii", "action": "block"}], '
+            '"message": "Sorry, I can\'t help with that."}',
+            "handoffs": 'e.g. [{"agent_id": 7, "description": "Invoices and payments"}] '
+            "(published agents of the same tenant)",
+            "hosted_tools": 'e.g. [{"type": "web_search"}, {"type": "file_search", '
+            '"vector_store_ids": ["vs_..."]}] (Responses API providers only)',
         }
 
     def _post_clean(self) -> None:
@@ -146,7 +156,9 @@ class AgentCapabilitiesForm(ModelForm[AgentCapabilities]):
             self.add_error("agent", "This agent belongs to another tenant.")
         elif not self.errors and tenant is not None:
             try:
-                capabilities_normalize(tenant, self.instance, {})
+                values = capabilities_normalize(tenant, self.instance, {})
+                if agent is not None:
+                    provider_check(agent, values)  # what the service checks too
             except InvalidInput as error:
                 _show_error(self, error, {})
 

@@ -101,3 +101,21 @@ def test_an_operator_sets_an_agents_mcp_servers(operator: Client, acme: Tenant) 
         {"server_id": server.pk, "allowed_tools": ["forecast"], "approval_tools": []}
     ]
     assert AuditEvent.objects.for_tenant(acme).filter(action="agent.set_capabilities").exists()
+
+
+def test_hosted_tools_for_an_agent_on_the_demo_model_are_refused_on_the_form(
+    operator: Client, acme: Tenant
+) -> None:
+    agent = agent_create(tenant=acme, slug="support", name="Support", model="demo")
+
+    response = operator.post(
+        reverse("admin:hosted_agents_agentcapabilities_add"),
+        {
+            "tenant": acme.pk, "agent": agent.pk, "mcp_servers": "[]", "guardrails": "{}",
+            "handoffs": "[]", "hosted_tools": json.dumps([{"type": "web_search"}]),
+        },
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert "need a provider on the Responses API" in response.content.decode()
+    assert not AgentCapabilities.objects.for_tenant(acme).exists()
