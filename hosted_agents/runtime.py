@@ -476,7 +476,8 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         items = _RunItems()
         completed = False
         try:
-            async for event in stream_agent_response(agent_context, result):
+            bridged = capabilities.bridged(result, agent_context)
+            async for event in stream_agent_response(agent_context, bridged):
                 items.track(event)
                 capabilities.answers.see(event, result.current_agent)
                 yield event

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import Model, OpenAIChatCompletionsModel, OpenAIResponsesModel, RunConfig, Tool
+from agents.result import RunResultStreaming
 from channels.db import database_sync_to_async
 
+from chatkit_core.agents import AgentContext
 from hosted_agents.capabilities.guardrails import GuardrailStop, guardrail_stop, guardrails_build
 from hosted_agents.capabilities.handoffs import HandoffAnswers
-from hosted_agents.capabilities.hosted_tools import hosted_tools_build
+from hosted_agents.capabilities.hosted_tools import HostedToolTasks, hosted_tools_build
 from hosted_agents.capabilities.mcp import McpServerSpec, mcp_function_tool
 from hosted_agents.capabilities.selectors import mcp_server_headers
 from hosted_agents.exceptions import AgentMisconfigured, InvalidInput
@@ -35,6 +37,11 @@ class Capabilities:
     handoffs: list[dict[str, Any]] = field(default_factory=list)
     provider: ProviderModel | None = None
     answers: HandoffAnswers = field(default_factory=HandoffAnswers)
+    hosted_tools: bool = False
+
+    def bridged(self, result: RunResultStreaming, context: AgentContext[Any]) -> Any:
+        """Return what the bridge should read of `result` (hosted searches become tasks)."""
+        return HostedToolTasks(result, context) if self.hosted_tools else result
 
     def model_for(self, name: str) -> Model | None:
         """Return model `name` on the run's provider (None: the run's own model, demo)."""
@@ -81,6 +88,7 @@ def capabilities_build(
         if provider.client is None or isinstance(provider.model, OpenAIChatCompletionsModel):
             raise AgentMisconfigured("OpenAI's hosted tools need a provider on the Responses API")
         built.tools += hosted_tools_build(hosted)
+        built.hosted_tools = True
     if built.guardrails:
         try:
             kwargs, redact = guardrails_build(

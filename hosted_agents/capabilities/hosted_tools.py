@@ -9,13 +9,17 @@ An agent's `hosted_tools` capability is a list of at most one entry per type:
 
 The provider runs them and streams their results in the answer: web and file search as the
 message's annotations (url and file citations), images as generated images; chatkit_core's
-bridge maps both. The Chat Completions API and the offline demo model cannot run them, so
-the check refuses them there, at the draft's change and at publish.
+bridge maps both. `HostedToolTasks` adds a workflow task for each search the provider ran
+(`web_search` with its query, `file` for file search), through the bridge's own
+`AgentContext.add_workflow_task`. The Chat Completions API and the offline demo model
+cannot run them, so the check refuses them there, at the draft's change and at publish.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from agents import (
@@ -25,10 +29,14 @@ from agents import (
     Tool,
     WebSearchTool,
 )
+from agents.result import RunResultStreaming
+from agents.stream_events import StreamEvent
 
+from chatkit_core.agents import AgentContext
+from chatkit_core.types import FileTask, SearchTask, Task
 from hosted_agents.exceptions import InvalidInput
 
-__all__ = ["HOSTED_TOOL_TYPES", "hosted_tools_build", "hosted_tools_normalize"]
+__all__ = ["HOSTED_TOOL_TYPES", "HostedToolTasks", "hosted_tools_build", "hosted_tools_normalize"]
 
 HOSTED_TOOL_TYPES = ("web_search", "file_search", "code_interpreter", "image_generation")
 MAX_VECTOR_STORES = 10  # what OpenAI's file search takes
@@ -113,3 +121,47 @@ def hosted_tools_build(frozen: list[dict[str, Any]]) -> list[Tool]:
         elif kind == "image_generation":
             tools.append(ImageGenerationTool(tool_config={"type": "image_generation"}))
     return tools
+
+
+class HostedToolTasks:
+    """A streamed run result whose hosted search calls also show as workflow tasks.
+
+    It stands in for the `RunResultStreaming` given to `stream_agent_response`, which reads
+    `stream_events()` and, duck-typed, `is_complete` and `cancel()`.
+    """
+
+    def __init__(self, result: RunResultStreaming, context: AgentContext[Any]) -> None:
+        self._result = result
+        self._context = context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._result, name)
+
+    async def stream_events(self) -> AsyncIterator[StreamEvent]:
+        async for event in self._result.stream_events():
+            task = _task_of(event.data) if event.type == "raw_response_event" else None
+            if task is not None:
+                await self._context.add_workflow_task(task)
+                # The bridge takes a queued event before the run's next one once it has
+                # been handed over: let that happen before the call's answer follows.
+                await asyncio.sleep(0)
+            yield event
+
+
+def _task_of(data: Any) -> Task | None:
+    """Return the task that shows a finished hosted search call, or None."""
+    if getattr(data, "type", None) != "response.output_item.done":
+        return None
+    item = data.item
+    if item.type == "web_search_call":
+        query = getattr(getattr(item, "action", None), "query", None)
+        return SearchTask(
+            title="Searched the web",
+            title_query=query,
+            queries=[query] if query else [],
+            status_indicator="complete",
+        )
+    if item.type == "file_search_call":
+        queries = ", ".join(item.queries or [])
+        return FileTask(title=f"Searched the files for {queries}", status_indicator="complete")
+    return None

@@ -110,6 +110,13 @@ async def test_web_and_file_search_results_become_chatkit_annotations(
     assert len(added) == 2
     stored = [row.data for row in await stored_rows(thread_id_of(events))]
     assert [a["source"]["type"] for a in stored[-1]["content"][0]["annotations"]] == ["url", "file"]
+    # Each search the provider ran shows as a task of a workflow before the answer.
+    order = [e["item"]["type"] for e in events if e["type"] == "thread.item.added"]
+    assert order == ["workflow", "assistant_message"]
+    [workflow] = [row for row in stored if row["type"] == "workflow"]
+    web, files = workflow["workflow"]["tasks"]
+    assert (web["type"], web["queries"]) == ("web_search", ["where are the games"])
+    assert (files["type"], files["title"]) == ("file", "Searched the files for annual leave")
 
 
 async def test_a_generated_image_becomes_a_chatkit_image(
