@@ -30,6 +30,7 @@ from tenants.services.audit import audit_event_record
 
 __all__ = [
     "agent_capabilities_set",
+    "handoffs_drop_target",
     "mcp_server_check",
     "mcp_server_create",
     "mcp_server_delete",
@@ -233,3 +234,15 @@ def agent_capabilities_set(
         before=before, after=normalized,
     )  # fmt: skip
     return row
+
+
+def handoffs_drop_target(*, tenant: Tenant, agent_id: int) -> None:
+    """Remove agent `agent_id` from every draft's handoffs (it is being deleted).
+
+    Call it in the deleting transaction; published versions keep their frozen copy.
+    """
+    for row in AgentCapabilities.objects.for_tenant(tenant).select_for_update():
+        kept = [entry for entry in row.handoffs if entry.get("agent_id") != agent_id]
+        if kept != row.handoffs:
+            row.handoffs = kept
+            row.save(update_fields=["handoffs", "updated_at"])

@@ -299,6 +299,10 @@ def agent_set_workflow_id(
 
 @transaction.atomic
 def agent_delete(*, tenant: Tenant, agent_id: int, actor: Actor = SYSTEM) -> None:
+    # Imported here: the capabilities services import this package's tool services.
+    from hosted_agents.capabilities.services import handoffs_drop_target
+
+    handoffs_drop_target(tenant=tenant, agent_id=agent_id)
     row_delete(AGENT, tenant=tenant, pk=agent_id, actor=actor)
 
 

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from hosted_agents.capabilities.services import agent_capabilities_set
 from hosted_agents.exceptions import InvalidInput
-from hosted_agents.models import Agent
-from hosted_agents.services import agent_create, agent_publish
+from hosted_agents.models import Agent, AgentCapabilities
+from hosted_agents.services import agent_create, agent_delete, agent_publish
 from hosted_agents.services.definitions import agent_duplicate
 from tenants.models import ProviderCredential, Tenant, Thread
 from tests.hosted_agents.test_admin import operator
@@ -194,3 +194,19 @@ def test_a_duplicate_keeps_the_handoffs_of_its_draft(
 
     [frozen] = version.config["capabilities"]["handoffs"]
     assert (frozen["agent_id"], frozen["description"]) == (billing.pk, WHEN)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_deleting_a_target_leaves_drafts_and_the_published_handoff_still_answers(
+    acme: Tenant, openai_stub: OpenAIStub
+) -> None:
+    triage, billing = await database_sync_to_async(triage_with_billing)(acme, openai_stub.base_url)
+    await database_sync_to_async(agent_delete)(tenant=acme, agent_id=billing.pk)
+    openai_stub.add(FunctionCall("transfer_to_billing", {}))
+    openai_stub.add("Paid.")
+
+    events = await chat_for(triage).create("Invoice?")
+
+    assert assistant_text(events) == "Paid."
+    row = await AgentCapabilities.objects.for_tenant(acme).aget(agent_id=triage.pk)
+    assert row.handoffs == []
