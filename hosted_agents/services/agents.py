@@ -302,8 +302,8 @@ def agent_delete(*, tenant: Tenant, agent_id: int, actor: Actor = SYSTEM) -> Non
     # Imported here: the capabilities services import this package's tool services.
     from hosted_agents.capabilities.services import handoffs_drop_target
 
+    row_delete(AGENT, tenant=tenant, pk=agent_id, actor=actor)  # locks the row first
     handoffs_drop_target(tenant=tenant, agent_id=agent_id)
-    row_delete(AGENT, tenant=tenant, pk=agent_id, actor=actor)
 
 
 def _config(agent: Agent) -> dict[str, Any]:
