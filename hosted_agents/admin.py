@@ -18,6 +18,7 @@ from django.http import HttpRequest
 
 from hosted_agents import services
 from hosted_agents.exceptions import InvalidInput
+from hosted_agents.instructions import instructions_placeholders
 from hosted_agents.models import (
     KNOWN_MODELS,
     Agent,
@@ -30,6 +31,14 @@ from hosted_agents.models import (
 from hosted_agents.services.agents import DRAFT_FIELDS
 from tenants.admin import ModelForm, OperatorAdmin, ReadOnlyAdmin, request_actor
 from tenants.models import ProviderCredential
+
+
+def placeholders_text(instructions: str) -> str:
+    """Return the `{{ state.* }}` placeholders of instructions, for the admin to read."""
+    names = instructions_placeholders(instructions)
+    if not names:
+        return "None: the instructions use no {{ state.* }} placeholder."
+    return ", ".join(f"state.{name}" for name in names)
 
 
 def _field_errors(form: forms.ModelForm[Any], error: InvalidInput, fields: dict[str, str]) -> None:
@@ -103,7 +112,12 @@ class AgentAdmin(OperatorAdmin[Agent]):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # The slug names the agent's endpoint and its threads: fixed once created.
-        return ("tenant", "slug", "published_version") if obj is not None else ()
+        shown = ("state_placeholders",)
+        return ("tenant", "slug", "published_version", *shown) if obj is not None else shown
+
+    @admin.display(description="state variables used")
+    def state_placeholders(self, obj: Agent) -> str:
+        return placeholders_text(obj.instructions)
 
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
         if change:
@@ -147,8 +161,16 @@ class AgentVersionAdmin(ReadOnlyAdmin[AgentVersion]):
     list_display = ("agent", "number", "tenant", "note", "created_by", "created_at")
     list_select_related = ["tenant", "agent", "created_by"]
     search_fields = ("agent__slug", "tenant__slug")
-    fields = ("tenant", "agent", "number", "note", "config", "created_by", "created_at")
+    fields = (
+        "tenant", "agent", "number", "note", "state_placeholders", "config", "created_by",
+        "created_at",
+    )  # fmt: skip
     readonly_fields = fields
+
+    @admin.display(description="state variables used")
+    def state_placeholders(self, obj: AgentVersion) -> str:
+        return placeholders_text(str(obj.config.get("instructions") or ""))
+
     actions = ["rollback"]
 
     def has_rollback_permission(self, request: HttpRequest) -> bool:
@@ -341,3 +363,7 @@ class ToolCallAdmin(ReadOnlyAdmin[ToolCall]):
     )  # fmt: skip
     list_filter = ["status", "tool_name", "tenant"]
     search_fields = ("call_id", "run_id", "thread_id", "tenant__slug")
+
+
+# MCP servers and agent capabilities register their admin pages in their own module.
+from hosted_agents.capabilities import admin as _capabilities_admin  # noqa: E402, F401

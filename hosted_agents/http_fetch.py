@@ -53,6 +53,7 @@ __all__ = [
     "FetchErrorReason",
     "FetchResult",
     "Resolver",
+    "address_check",
     "fetch",
     "header_check",
     "is_public_address",
@@ -185,6 +186,14 @@ async def fetch(
     except TimeoutError:
         raise FetchError("timeout", f"no complete answer within {timeout_seconds} s") from None
     raise FetchError("too_many_redirects", f"more than {max_redirects} redirects")
+
+
+async def address_check(
+    url: str, *, allow_private: bool = False, resolver: Resolver = system_resolver
+) -> str:
+    """Return the address to connect to for `url` under the policy of `fetch`, or raise
+    `FetchError` (for clients that send their own requests, such as MCP connections)."""
+    return await _checked_address(_parse_url(url), resolver, allow_private)
 
 
 # --------------------------------------------------------------------------- checks

@@ -66,6 +66,9 @@ from chatkit_core.types import (
 )
 from hosted_agents import http_fetch
 from hosted_agents.attachment_input import AttachmentConverter
+from hosted_agents.capabilities.build import Capabilities, capabilities_build
+from hosted_agents.capabilities.handoffs import handoff_build
+from hosted_agents.capabilities.stops import guardrail_answer, guardrail_audit
 from hosted_agents.exceptions import (
     AgentMisconfigured,
     AgentNotPublished,
@@ -458,8 +461,39 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
 
     def _sdk_agent(
         self, plan: RunPlan, provider: ProviderModel, run_id: str, context: RequestContext
-    ) -> SdkAgent[Any]:
+    ) -> tuple[Capabilities, SdkAgent[Any]]:
         config = plan.version.config
+        # MCP servers, guardrails, handoffs, hosted tools (hosted_agents/capabilities/).
+        capabilities = capabilities_build(
+            config,
+            tenant_id=plan.tenant.pk,
+            allow_private=settings.CHATKIT_ALLOW_PRIVATE_NETWORK,
+            provider=provider,
+        )
+        name = config.get("name") or plan.agent.name
+        agent = self._agent_for(config, name, provider.model, plan, run_id, context)
+        agent.tools += capabilities.tools
+        for key, value in capabilities.agent_kwargs.items():
+            setattr(agent, key, value)
+        for entry in capabilities.handoffs:
+            target_config = entry["config"]
+            model = capabilities.model_for(target_config["model"]) or provider.model
+            target = self._agent_for(target_config, entry["name"], model, plan, run_id, context)
+            target.output_guardrails = list(agent.output_guardrails)  # the answer is checked
+            capabilities.answers.targets[id(target)] = entry
+            agent.handoffs.append(handoff_build(entry, target))
+        return capabilities, agent
+
+    def _agent_for(
+        self,
+        config: dict[str, Any],
+        name: str,
+        model: Any,
+        plan: RunPlan,
+        run_id: str,
+        context: RequestContext,
+    ) -> SdkAgent[Any]:
+        """Return the openai-agents Agent of a version's config (its own tools only)."""
         tenant_id = plan.tenant.pk
         instructions = config.get("instructions") or ""
         if context.client_session is not None:
@@ -481,9 +515,9 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             fetcher=self.http_fetcher,
         )
         return SdkAgent[AgentContext[RequestContext]](
-            name=config.get("name") or plan.agent.name,
+            name=name,
             instructions=instructions or None,
-            model=provider.model,
+            model=model,
             model_settings=_model_settings(config.get("model_settings", {}), plan),
             tools=list(tools),
             tool_use_behavior=stop_at_client_tool_call,
@@ -498,7 +532,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
         try:
-            sdk_agent = self._sdk_agent(plan, provider, uuid.uuid4().hex, context)
+            capabilities, sdk_agent = self._sdk_agent(plan, provider, uuid.uuid4().hex, context)
         except AgentMisconfigured as error:
             await self._audit_failure(context, plan.agent, plan, error)
             raise _refusal(error) from error
@@ -508,24 +542,44 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             thread=thread, store=self.store, request_context=context
         )
         result = Runner.run_streamed(
-            sdk_agent, history, context=agent_context, max_turns=self.max_turns
+            sdk_agent,
+            history,
+            context=agent_context,
+            max_turns=self.max_turns,
+            run_config=capabilities.run_config,
         )
         items = _RunItems()
         completed = False
         try:
-            async for event in stream_agent_response(agent_context, result):
+            bridged = capabilities.bridged(result, agent_context)
+            async for event in stream_agent_response(agent_context, bridged):
+                items.track(event)
+                capabilities.answers.see(event, result.current_agent)
+                yield event
+            # Which handoff target answered: hidden items, after the answer (handoffs.py).
+            for event in capabilities.answers.marks(self.store, thread, context):
                 items.track(event)
                 yield event
             completed = True
         except Exception as error:
-            failure = _provider_failure(error)
-            if failure is None:
+            stop = capabilities.stop_for(error)  # a tripped guardrail ends the turn politely
+            failure = _provider_failure(error) if stop is None else None
+            if stop is None and failure is None:
                 raise
-            # Half-streamed items would stay on the user's screen but never in the thread.
-            for item_id in items.unfinished():
+            # Half-streamed items would stay on the user's screen but never in the thread;
+            # a tripped guardrail withholds all the run made (an output check: the answer).
+            for item_id in items.unfinished() if stop is None else list(items.produced):
                 removed = ThreadItemRemovedEvent(item_id=item_id)
                 items.track(removed)
                 yield removed
+            if stop is not None:
+                async for event in guardrail_answer(self.store, thread, context, stop):
+                    items.track(event)
+                    yield event
+                await database_sync_to_async(guardrail_audit)(plan, context, stop)
+                completed = True
+                return
+            assert failure is not None
             await self._audit_failure(context, plan.agent, plan, error)
             raise failure from error
         finally:

@@ -53,6 +53,8 @@ class AgentDefinitionOut(Schema):
     greeting: str
     starter_prompts: list[str]
     workflow_id: str
+    # mcp_servers, guardrails, handoffs, hosted_tools; None when the agent has none.
+    capabilities: dict[str, Any] | None
 
 
 class DefinitionAppliedOut(Schema):

@@ -2,7 +2,10 @@
 
 Until the console shows conversations, an operator reads one here instead of opening items
 one at a time. Items are rendered from their stored protocol JSON: messages as their text,
-client tool calls with their arguments and output, widgets as the text they show.
+client tool calls with their arguments and output, widgets as the text they show. Two
+hidden items the runtime adds are shown by what they mean: a tripped guardrail (`guardrail`)
+and the agent a handoff gave the answer to (`answered_by`, which also labels the messages it
+names "Assistant (<agent>)"; see hosted_agents/capabilities/).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from django.utils.safestring import SafeString
 
 from tenants.models import Thread, ThreadItem
 
-__all__ = ["ThreadTranscriptMixin", "item_text", "widget_text"]
+__all__ = ["ThreadTranscriptMixin", "item_label", "item_text", "widget_text"]
 
 # A thread page renders at most this many items (the oldest first).
 MAX_ITEMS = 500
@@ -55,12 +58,17 @@ class ThreadTranscriptMixin:
         )
         if not items:
             return format_html("<p>{}</p>", "No items yet.")
+        answered_by = _answered_by([data for kind, _, data in items[:MAX_ITEMS]])
         rows = format_html_join(
             "",
             '<div style="margin-bottom: 0.8em"><strong>{}</strong> <small>{}</small>'
             '<div style="white-space: pre-wrap">{}</div></div>',
             (
-                (_LABELS.get(kind, kind), f"{created:%Y-%m-%d %H:%M:%S}", item_text(kind, data))
+                (
+                    item_label(kind, data, answered_by),
+                    f"{created:%Y-%m-%d %H:%M:%S}",
+                    item_text(kind, data),
+                )
                 for kind, created, data in items[:MAX_ITEMS]
             ),
         )
@@ -68,6 +76,35 @@ class ThreadTranscriptMixin:
             more = f"Only the first {MAX_ITEMS} items are shown."
             return format_html("{}<p>{}</p>", rows, more)
         return rows
+
+
+def _hidden_content(data: dict[str, Any]) -> dict[str, Any]:
+    content = data.get("content")
+    return content if isinstance(content, dict) else {}
+
+
+def _answered_by(items: list[dict[str, Any]]) -> dict[str, str]:
+    """Return {message id: agent name} from the run's `answered_by` marks."""
+    names: dict[str, str] = {}
+    for data in items:
+        mark = _hidden_content(data).get("answered_by")
+        if isinstance(mark, dict):
+            for message_id in _hidden_content(data).get("message_ids") or []:
+                names[str(message_id)] = str(mark.get("name") or mark.get("slug"))
+    return names
+
+
+def item_label(kind: str, data: dict[str, Any], answered_by: dict[str, str]) -> str:
+    """Return the label of one stored thread item in the transcript."""
+    if kind == "assistant_message" and data.get("id") in answered_by:
+        return f"Assistant ({answered_by[data['id']]})"
+    if kind in {"hidden_context_item", "sdk_hidden_context"}:
+        content = _hidden_content(data)
+        if "guardrail" in content:
+            return f"Guardrail tripped ({content['guardrail']})"
+        if "answered_by" in content:
+            return "Handoff"
+    return _LABELS.get(kind, kind)
 
 
 def item_text(kind: str, data: dict[str, Any]) -> str:
@@ -95,6 +132,9 @@ def item_text(kind: str, data: dict[str, Any]) -> str:
     if kind == "end_of_turn":
         return ""
     if kind in {"hidden_context_item", "sdk_hidden_context"}:
+        mark = _hidden_content(data).get("answered_by")
+        if isinstance(mark, dict):
+            return f"Answered by {mark.get('name')} ({mark.get('slug')}, v{mark.get('version')})"
         return _json(data.get("content"))
     return _json({k: v for k, v in data.items() if k not in _ITEM_ENVELOPE})
 

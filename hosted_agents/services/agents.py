@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils.text import slugify
 from pydantic import ValidationError
 
+from hosted_agents.capabilities.freeze import capabilities_freeze
 from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound, UnknownToolError
 from hosted_agents.models import (
     WORKFLOW_ID_PREFIX,
@@ -327,7 +328,11 @@ def agent_set_workflow_id(
 
 @transaction.atomic
 def agent_delete(*, tenant: Tenant, agent_id: int, actor: Actor = SYSTEM) -> None:
-    row_delete(AGENT, tenant=tenant, pk=agent_id, actor=actor)
+    # Imported here: the capabilities services import this package's tool services.
+    from hosted_agents.capabilities.services import handoffs_drop_target
+
+    row_delete(AGENT, tenant=tenant, pk=agent_id, actor=actor)  # locks the row first
+    handoffs_drop_target(tenant=tenant, agent_id=agent_id)
 
 
 def agent_draft_config(agent: Agent, rows: ToolRows | None = None) -> dict[str, Any]:
@@ -336,16 +341,22 @@ def agent_draft_config(agent: Agent, rows: ToolRows | None = None) -> dict[str, 
 
 
 def _config(agent: Agent, rows: ToolRows | None = None) -> dict[str, Any]:
-    return {
+    tools = resolve_tools(agent, rows)
+    config = {
         "name": agent.name,
         "instructions": agent.instructions,
         "model": agent.model,
         "model_settings": agent.model_settings,
         "provider_credential_id": agent.provider_credential_id,
-        "tools": resolve_tools(agent, rows),
+        "tools": tools,
         "greeting": agent.greeting,
         "starter_prompts": agent.starter_prompts,
     }
+    # MCP servers, guardrails, handoffs, hosted tools: see hosted_agents/capabilities/.
+    capabilities = capabilities_freeze(agent, [tool["name"] for tool in tools])
+    if capabilities:
+        config["capabilities"] = capabilities
+    return config
 
 
 def _add_version(agent: Agent, config: dict[str, Any], actor: Actor, note: str) -> AgentVersion:

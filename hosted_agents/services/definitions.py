@@ -15,8 +15,18 @@ from typing import Any
 from django.db import transaction
 from pydantic import BaseModel, ConfigDict, Field
 
+from hosted_agents.capabilities.freeze import capabilities_normalize
+from hosted_agents.capabilities.services import agent_capabilities_set
 from hosted_agents.exceptions import InvalidInput, ObjectNotFound
-from hosted_agents.models import DEFAULT_MODEL, Agent, AgentVersion, ClientTool, HttpTool
+from hosted_agents.models import (
+    DEFAULT_MODEL,
+    Agent,
+    AgentCapabilities,
+    AgentVersion,
+    ClientTool,
+    HttpTool,
+    McpServer,
+)
 from hosted_agents.services.agents import (
     _config,  # what a publish would freeze: compared with the published version
     agent_create,
@@ -30,6 +40,7 @@ from tenants.services.audit import audit_event_record
 
 __all__ = [
     "AgentDefinition",
+    "CapabilitiesDefinition",
     "DefinitionApplied",
     "agent_definition",
     "agent_definition_apply",
@@ -37,6 +48,33 @@ __all__ = [
     "agent_version_diff",
     "config_diff",
 ]
+
+
+class McpServerUse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    server: str = Field(min_length=1, max_length=64)
+    allowed_tools: list[str] = Field(default_factory=list)
+    approval_tools: list[str] = Field(default_factory=list)
+
+
+class HandoffUse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: str = Field(min_length=1, max_length=100)
+    description: str = Field(min_length=1, max_length=500)
+
+
+class CapabilitiesDefinition(BaseModel):
+    """An agent's capabilities, by name (servers, agents), as hosted_agents/capabilities/
+    describes them; each part is checked by the capabilities services."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mcp_servers: list[McpServerUse] = Field(default_factory=list)
+    guardrails: dict[str, Any] = Field(default_factory=dict)
+    handoffs: list[HandoffUse] = Field(default_factory=list)
+    hosted_tools: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class AgentDefinition(BaseModel):
@@ -56,6 +94,8 @@ class AgentDefinition(BaseModel):
     greeting: str = Field(default="", max_length=500)
     starter_prompts: list[str] = Field(default_factory=list)
     workflow_id: str | None = Field(default=None, max_length=100)
+    # MCP servers, guardrails, handoffs and OpenAI's hosted tools; left out or null: none.
+    capabilities: CapabilitiesDefinition | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +114,10 @@ def _names(model: type[HttpTool] | type[ClientTool], tenant_id: int, ids: list[i
 
 
 def agent_definition(*, agent: Agent) -> dict[str, Any]:
-    """Return the agent's draft as a definition document (no ids, no secrets)."""
+    """Return the agent's draft as a definition document (no ids, no secrets).
+
+    `capabilities` is None when the agent has none.
+    """
     credential = None
     if agent.provider_credential_id is not None:
         credential = (
@@ -96,6 +139,76 @@ def agent_definition(*, agent: Agent) -> dict[str, Any]:
         "greeting": agent.greeting,
         "starter_prompts": list(agent.starter_prompts),
         "workflow_id": agent.workflow_id,
+    } | _capabilities_document(agent)
+
+
+def _capabilities_document(agent: Agent) -> dict[str, Any]:
+    row = AgentCapabilities.objects.for_tenant(agent.tenant_id).filter(agent_id=agent.pk).first()
+    if row is None:
+        return {"capabilities": None}
+    values = capabilities_normalize(agent.tenant_id, row, {})
+    if not any(values.values()):
+        return {"capabilities": None}
+    servers = dict(
+        McpServer.objects.for_tenant(agent.tenant_id)
+        .filter(pk__in=[entry["server_id"] for entry in values["mcp_servers"]])
+        .values_list("pk", "name")
+    )
+    slugs = dict(
+        Agent.objects.for_tenant(agent.tenant_id)
+        .filter(pk__in=[entry["agent_id"] for entry in values["handoffs"]])
+        .values_list("pk", "slug")
+    )
+    document = {
+        "mcp_servers": [
+            {"server": servers[entry["server_id"]], **{k: entry[k] for k in _TOOL_LISTS}}
+            for entry in values["mcp_servers"]
+        ],
+        "guardrails": values["guardrails"],
+        "handoffs": [
+            {"agent": slugs[entry["agent_id"]], "description": entry["description"]}
+            for entry in values["handoffs"]
+        ],
+        "hosted_tools": values["hosted_tools"],
+    }
+    return {"capabilities": document}
+
+
+_TOOL_LISTS = ("allowed_tools", "approval_tools")
+
+
+def _capability_changes(tenant: Tenant, doc: CapabilitiesDefinition) -> dict[str, Any]:
+    """Return `agent_capabilities_set` changes for `doc`, names resolved to ids."""
+    servers = dict(
+        McpServer.objects.for_tenant(tenant)
+        .filter(name__in=[use.server for use in doc.mcp_servers])
+        .values_list("name", "pk")
+    )
+    agents = dict(
+        Agent.objects.for_tenant(tenant)
+        .filter(slug__in=[use.agent for use in doc.handoffs])
+        .values_list("slug", "pk")
+    )
+    for use in doc.mcp_servers:
+        if use.server not in servers:
+            raise InvalidInput("mcp_servers", f"no MCP server is named {use.server!r}")
+    for handoff in doc.handoffs:
+        if handoff.agent not in agents:
+            raise InvalidInput("handoffs", f"no agent is named {handoff.agent!r}")
+    return {
+        "mcp_servers": [
+            {
+                "server_id": servers[use.server],
+                "allowed_tools": use.allowed_tools,
+                "approval_tools": use.approval_tools,
+            }
+            for use in doc.mcp_servers
+        ],
+        "guardrails": doc.guardrails,
+        "handoffs": [
+            {"agent_id": agents[use.agent], "description": use.description} for use in doc.handoffs
+        ],
+        "hosted_tools": doc.hosted_tools,
     }
 
 
@@ -167,6 +280,7 @@ def agent_definition_apply(
         changed = {key: value for key, value in draft.items() if getattr(agent, key) != value}
         if changed:
             agent = agent_update(tenant=tenant, agent_id=agent.pk, changes=changed, actor=actor)
+    _apply_capabilities(tenant, agent, definition.capabilities or CapabilitiesDefinition(), actor)
     wanted = definition.workflow_id
     if wanted is not None and wanted != agent.workflow_id:
         agent = agent_set_workflow_id(
@@ -182,6 +296,19 @@ def agent_definition_apply(
     )  # fmt: skip
 
 
+def _apply_capabilities(
+    tenant: Tenant, agent: Agent, doc: CapabilitiesDefinition, actor: Actor
+) -> None:
+    """Set the agent's capabilities to `doc`'s, unless they are already those."""
+    changes = _capability_changes(tenant, doc)
+    row = AgentCapabilities.objects.for_tenant(tenant).filter(agent_id=agent.pk).first()
+    if row is None and not any(changes.values()):
+        return
+    current = capabilities_normalize(tenant, row or AgentCapabilities(agent=agent), {})
+    if capabilities_normalize(tenant, row or AgentCapabilities(agent=agent), changes) != current:
+        agent_capabilities_set(tenant=tenant, agent_id=agent.pk, changes=changes, actor=actor)
+
+
 def _publish_if_changed(tenant: Tenant, agent: Agent, actor: Actor) -> int | None:
     published = agent.published_version
     if published is not None and published.config == _config(agent):
@@ -193,7 +320,8 @@ def _publish_if_changed(tenant: Tenant, agent: Agent, actor: Actor) -> int | Non
 def agent_duplicate(
     *, tenant: Tenant, agent_id: int, slug: str, name: str | None = None, actor: Actor = SYSTEM
 ) -> Agent:
-    """Create agent `slug` with a copy of agent `agent_id`'s draft (unpublished)."""
+    """Create agent `slug` with a copy of agent `agent_id`'s draft and capabilities
+    (unpublished)."""
     source = Agent.objects.for_tenant(tenant).filter(pk=agent_id).first()
     if source is None:
         raise ObjectNotFound("agent", agent_id)
@@ -206,6 +334,10 @@ def agent_duplicate(
         client_tools=list(source.client_tools), greeting=source.greeting,
         starter_prompts=list(source.starter_prompts),
     )  # fmt: skip
+    capabilities = AgentCapabilities.objects.for_tenant(tenant).filter(agent_id=source.pk).first()
+    if capabilities is not None:
+        changes = capabilities_normalize(tenant, capabilities, {})
+        agent_capabilities_set(tenant=tenant, agent_id=copy.pk, changes=changes, actor=actor)
     audit_event_record(
         tenant=tenant, actor=actor, action="agent.duplicate", target=copy,
         after={"slug": copy.slug, "copied_from": source.slug},

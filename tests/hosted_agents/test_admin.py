@@ -317,3 +317,25 @@ def test_deleting_selected_tools_in_the_admin_is_audited(operator: Client, acme:
     assert response.status_code == 302
     assert not ClientTool.unscoped.filter(pk=tool.pk).exists()
     assert AuditEvent.objects.for_tenant(acme).filter(action="client_tool.delete").count() == 1
+
+
+def test_the_agent_and_version_pages_show_the_state_placeholders_used(
+    operator: Client, acme: Tenant
+) -> None:
+    agent = agent_create(
+        tenant=acme, slug="tiers", name="Tiers", model="demo",
+        instructions="Greet {{ state.first_name }}; tier {{ state.tier }}.",
+    )  # fmt: skip
+    version = agent_publish(tenant=acme, agent_id=agent.pk)
+    plain = agent_create(tenant=acme, slug="plain", name="Plain", model="demo")
+
+    pages = [
+        operator.get(reverse("admin:hosted_agents_agent_change", args=[agent.pk])),
+        operator.get(reverse("admin:hosted_agents_agentversion_change", args=[version.pk])),
+    ]
+    other = operator.get(reverse("admin:hosted_agents_agent_change", args=[plain.pk]))
+
+    for page in pages:
+        assert page.status_code == 200
+        assert "state.first_name, state.tier" in page.text
+    assert "use no {{ state.* }} placeholder" in other.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hosted_agents.instructions import instructions_render
+from hosted_agents.instructions import instructions_placeholders, instructions_render
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,9 @@ def test_a_value_that_looks_like_a_placeholder_is_not_expanded() -> None:
 
 def test_instructions_without_placeholders_are_unchanged() -> None:
     assert instructions_render("Be brief. {braces} stay.", {}) == "Be brief. {braces} stay."
+
+
+def test_the_placeholders_used_are_listed_once_each_and_escaped_ones_not() -> None:
+    template = "Hi {{ state.name }} ({{state.tier}}); \\{{ state.literal }} {{ state.name }}"
+    assert instructions_placeholders(template) == ["name", "tier"]
+    assert instructions_placeholders("No state here: {{ name }}") == []

@@ -109,3 +109,47 @@ def test_agent_apply_deploys_a_file(acme: Tenant, tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"slug": "faq", **DOCUMENT, "model_settings": {"x": 1}}))
     with pytest.raises(CommandError, match="model_settings"):
         call_command("agent_apply", str(path), "--tenant", "acme")
+
+
+CAPABILITIES = {
+    "guardrails": {"input": [{"kind": "pii", "action": "block", "types": ["card"]}]},
+    "handoffs": [{"agent": "support", "description": "Anything about the product"}],
+    "hosted_tools": [{"type": "web_search", "search_context_size": "medium"}],
+}
+
+
+def test_capabilities_are_set_by_name_frozen_at_publish_and_applied_once(
+    acme_api: httpx.Client, acme: Tenant, globex_api: httpx.Client
+) -> None:
+    seed(acme)
+    document = {**DOCUMENT, "capabilities": CAPABILITIES}
+
+    first = acme_api.put("/agents/faq/definition?publish=true", json=document)
+    second = acme_api.put("/agents/faq/definition?publish=true", json=document).json()
+
+    assert first.status_code == 200, first.text
+    shown = acme_api.get("/agents/faq/definition").json()["capabilities"]
+    assert shown["guardrails"]["input"] == CAPABILITIES["guardrails"]["input"]
+    assert shown["handoffs"] == CAPABILITIES["handoffs"] and shown["mcp_servers"] == []
+    assert second["changes"] == [] and second["published_version"] is None
+    config = AgentVersion.objects.for_tenant(acme).get(agent__slug="faq").config["capabilities"]
+    assert config["hosted_tools"] == CAPABILITIES["hosted_tools"]
+    assert [(h["slug"], h["tool_name"]) for h in config["handoffs"]] == [
+        ("support", "transfer_to_support")
+    ]
+    cleared = acme_api.put("/agents/faq/definition", json=DOCUMENT).json()
+    assert cleared["definition"]["capabilities"] is None
+    # By name, within the tenant only: another tenant's agent and a missing server are not
+    # found, and a bad part is refused by the capability's own check.
+    missing_server = {"mcp_servers": [{"server": "nope", "allowed_tools": []}]}
+    foreign = globex_api.put(
+        "/agents/faq/definition", json={"name": "FAQ", "capabilities": CAPABILITIES}
+    )
+    assert assert_error(foreign, 400)["param"] == "handoffs"
+    for capabilities, param in [
+        (missing_server, "mcp_servers"),
+        ({"hosted_tools": [{"type": "shell"}]}, "hosted_tools"),
+    ]:
+        body = {**document, "capabilities": capabilities}
+        refused = acme_api.put("/agents/faq/definition", json=body)
+        assert assert_error(refused, 400)["param"] == param

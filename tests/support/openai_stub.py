@@ -33,6 +33,7 @@ from typing import Any
 __all__ = [
     "FunctionCall",
     "HTTPError",
+    "HostedToolCall",
     "ImageGeneration",
     "OpenAIStub",
     "Output",
@@ -117,6 +118,35 @@ class ImageGeneration:
 
 
 @dataclass
+class HostedToolCall:
+    """A call of one of OpenAI's hosted tools (Responses only), run by the provider.
+
+    `kind` is "web_search" (with `query`) or "file_search" (with `queries`); the stream
+    sends the call's in_progress, searching and completed events. Follow it with a `Text`
+    whose `annotations` cite what was found (`url_citation`, `file_citation`).
+    """
+
+    kind: str
+    query: str = ""
+    queries: list[str] = field(default_factory=list)
+    id: str = field(default_factory=lambda: _new_id("ws"))
+
+    def item(self, status: str) -> dict[str, Any]:
+        if self.kind == "web_search":
+            action = {"type": "search", "query": self.query}
+            return {"id": self.id, "type": "web_search_call", "status": status, "action": action}
+        if self.kind == "file_search":
+            return {
+                "id": self.id,
+                "type": "file_search_call",
+                "status": status,
+                "queries": list(self.queries),
+                "results": None,
+            }
+        raise ValueError(f"not a hosted tool the stub can play: {self.kind}")
+
+
+@dataclass
 class StreamError:
     """Fail mid-stream: the outputs before it are sent, then an error event ends the stream."""
 
@@ -124,7 +154,7 @@ class StreamError:
     code: str = "server_error"
 
 
-Output = Text | Refusal | FunctionCall | Reasoning | ImageGeneration | StreamError
+Output = Text | Refusal | FunctionCall | Reasoning | ImageGeneration | HostedToolCall | StreamError
 
 
 @dataclass
@@ -276,6 +306,8 @@ class _ResponsesRenderer:
         if isinstance(output, Reasoning):
             summary = [{"type": "summary_text", "text": s} for s in output.summary]
             return {"id": output.id, "type": "reasoning", "summary": summary}
+        if isinstance(output, HostedToolCall):
+            return output.item("completed")
         if isinstance(output, ImageGeneration):
             return {
                 "id": output.id,
@@ -313,6 +345,8 @@ class _ResponsesRenderer:
             yield from self.reasoning_events(output, index)
         elif isinstance(output, ImageGeneration):
             yield from self.image_events(output, index)
+        elif isinstance(output, HostedToolCall):
+            yield from self.hosted_tool_events(output, index)
 
     def text_events(self, out: Text, index: int) -> Iterator[dict[str, Any]]:
         at = {"item_id": out.id, "output_index": index}
@@ -409,6 +443,14 @@ class _ResponsesRenderer:
             )
         yield self.event("response.output_item.done", output_index=index, item=self.final_item(out))
 
+    def hosted_tool_events(self, out: HostedToolCall, index: int) -> Iterator[dict[str, Any]]:
+        at = {"item_id": out.id, "output_index": index}
+        added = out.item("in_progress")
+        yield self.event("response.output_item.added", output_index=index, item=added)
+        for stage in ("in_progress", "searching", "completed"):
+            yield self.event(f"response.{added['type']}.{stage}", **at)
+        yield self.event("response.output_item.done", output_index=index, item=self.final_item(out))
+
     def image_events(self, out: ImageGeneration, index: int) -> Iterator[dict[str, Any]]:
         at = {"item_id": out.id, "output_index": index}
         pending = {
@@ -460,8 +502,8 @@ class _ChatRenderer:
 
     def __init__(self, turn: Turn, request: dict[str, Any]) -> None:
         for output in turn.outputs:
-            if isinstance(output, ImageGeneration):
-                raise ValueError("Chat Completions cannot produce image_generation_call")
+            if isinstance(output, ImageGeneration | HostedToolCall):
+                raise ValueError("Chat Completions cannot run OpenAI's hosted tools")
         self.turn = turn
         self.request = request
         self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -626,6 +668,9 @@ class _Handler(BaseHTTPRequestHandler):
             "POST", path, {k.lower(): v for k, v in self.headers.items()}, body
         )
         stub._record(record)
+        if path == "/v1/moderations":
+            self._send_json(200, stub._moderation(body))
+            return
         if path not in ("/v1/responses", "/v1/chat/completions"):
             self._not_found()
             return
@@ -724,12 +769,30 @@ class OpenAIStub:
         """Called for a request when no scripted turn is left."""
         self.models: list[str] = ["stub-large", "stub-mini"]
         """What `GET /v1/models` lists."""
+        self.moderation_terms: set[str] = set()
+        """POST /v1/moderations flags an input holding any of these (case-insensitive)."""
         self._lock = threading.Lock()
         self._scripts: deque[Script] = deque()
         self._requests: list[RecordedRequest] = []
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def _moderation(self, body: Any) -> dict[str, Any]:
+        inputs = (body or {}).get("input", "")
+        texts = [inputs] if isinstance(inputs, str) else [str(part) for part in inputs]
+        results = []
+        for text in texts:
+            flagged = any(term.lower() in text.lower() for term in self.moderation_terms)
+            results.append(
+                {
+                    "flagged": flagged,
+                    "categories": {"violence": flagged},
+                    "category_scores": {"violence": 0.99 if flagged else 0.01},
+                }
+            )
+        model = (body or {}).get("model", "omni-moderation-latest")
+        return {"id": _new_id("modr"), "model": model, "results": results}
 
     # lifecycle
 

@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps
 from django.db import models
 
+from hosted_agents.capabilities.services import agent_capabilities_set, mcp_server_create
 from hosted_agents.exceptions import ImmutableVersionError
 from hosted_agents.metering import usage_record
 from hosted_agents.models import ToolCall
@@ -86,6 +87,12 @@ def _agent_with_tools(tenant: Tenant) -> None:
     client = client_tool_create(tenant=tenant, name="pick_date", description="Pick a date.")
     agent = agent_create(
         tenant=tenant, slug="bot", name="Bot", http_tools=[http.pk], client_tools=[client.pk]
+    )
+    mcp = mcp_server_create(tenant=tenant, name="weather", url="https://mcp.example.com/mcp")
+    agent_capabilities_set(
+        tenant=tenant,
+        agent_id=agent.pk,
+        changes={"mcp_servers": [{"server_id": mcp.pk, "allowed_tools": []}]},
     )
     agent_publish(tenant=tenant, agent_id=agent.pk)
     agent.refresh_from_db()
