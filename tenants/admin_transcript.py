@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 
 from tenants.models import Thread, ThreadItem
 
-__all__ = ["ThreadTranscriptMixin", "item_text", "widget_text"]
+__all__ = ["ThreadTranscriptMixin", "item_label", "item_text", "widget_text"]
 
 # A thread page renders at most this many items (the oldest first).
 MAX_ITEMS = 500
@@ -60,7 +60,7 @@ class ThreadTranscriptMixin:
             '<div style="margin-bottom: 0.8em"><strong>{}</strong> <small>{}</small>'
             '<div style="white-space: pre-wrap">{}</div></div>',
             (
-                (_LABELS.get(kind, kind), f"{created:%Y-%m-%d %H:%M:%S}", item_text(kind, data))
+                (item_label(kind), f"{created:%Y-%m-%d %H:%M:%S}", item_text(kind, data))
                 for kind, created, data in items[:MAX_ITEMS]
             ),
         )
@@ -68,6 +68,11 @@ class ThreadTranscriptMixin:
             more = f"Only the first {MAX_ITEMS} items are shown."
             return format_html("{}<p>{}</p>", rows, more)
         return rows
+
+
+def item_label(kind: str) -> str:
+    """Return the reader's name of an item type ("User", "Assistant", ...)."""
+    return _LABELS.get(kind, kind)
 
 
 def item_text(kind: str, data: dict[str, Any]) -> str:

@@ -11,18 +11,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from tenants.exceptions import ObjectNotFound
 from tenants.models import AuditEvent, Feedback, Tenant, Thread, ThreadItem
 from tenants.selectors import _cursor_page
 
 __all__ = [
+    "ITEM_COLUMNS",
     "THREAD_COLUMNS",
     "ThreadFilter",
     "audit_event_search",
     "feedback_search",
     "thread_export_rows",
+    "thread_item_export_rows",
+    "thread_item_page",
     "thread_items_all",
     "thread_search",
     "thread_search_page",
@@ -41,10 +46,60 @@ class ThreadFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     has_feedback: bool | None = None
+    # The console's extra filters. `agent_version` is a version number of `agent_id`'s agent
+    # that answered at least once in the thread; `has_errors`: a long tool call failed.
+    agent_id: int | None = None
+    agent_version: int | None = None
+    has_errors: bool | None = None
+    # Words to find in the thread's title or any of its items (see `_text_match`).
+    text: str | None = None
+
+
+def _text_match(tenant: Tenant, text: str) -> Q:
+    """Match threads whose title or any item contains the words of `text`.
+
+    PostgreSQL: full-text search with the `simple` configuration (no stemming: a tenant's
+    end users write in any language), served by the GIN indexes of migration tenants 0008;
+    the expressions here must stay those of the indexes, or the planner cannot use them.
+    The items' ids are found first through the index, then the threads' page is read in
+    order. SQLite: a case-insensitive substring search of the title and the items' JSON.
+    """
+    items = ThreadItem.objects.for_tenant(tenant)
+    if connection.vendor == "postgresql":
+        query = "plainto_tsquery('simple', %s)"
+        items = items.filter(
+            RawSQL(f"to_tsvector('simple', data) @@ {query}", [text], output_field=BooleanField())
+        )
+        title: Q | RawSQL = RawSQL(
+            f"to_tsvector('simple', coalesce(title, '')) @@ {query}",
+            [text],
+            output_field=BooleanField(),
+        )
+    else:
+        items = items.filter(data__icontains=text)
+        title = Q(title__icontains=text)
+    return Q(pk__in=items.values("thread_id")) | Q(title)
 
 
 def thread_search(*, tenant: Tenant, where: ThreadFilter) -> QuerySet[Thread]:
     rows = Thread.objects.for_tenant(tenant)
+    if where.agent_id is not None:
+        rows = rows.filter(agent_id=where.agent_id)
+    if where.agent_version is not None:
+        answered = ThreadItem.objects.for_tenant(tenant).filter(
+            thread_id=OuterRef("pk"), agent_version=where.agent_version
+        )
+        rows = rows.filter(Exists(answered))
+    if where.has_errors is not None:
+        from hosted_agents.models import ToolCall  # hosted_agents builds on tenants
+
+        failed = ToolCall.objects.for_tenant(tenant).filter(
+            thread_id=OuterRef("public_id"),
+            status__in=[ToolCall.Status.FAILED, ToolCall.Status.TIMED_OUT],
+        )
+        rows = rows.filter(Exists(failed)) if where.has_errors else rows.exclude(Exists(failed))
+    if where.text:
+        rows = rows.filter(_text_match(tenant, where.text))
     if where.agent_slug is not None:
         rows = rows.filter(agent_slug=where.agent_slug)
     if where.end_user_id is not None:
@@ -92,6 +147,29 @@ def thread_items_all(*, tenant: Tenant, thread_id: str, limit: int) -> list[dict
     return list(rows.order_by("created_at", "id").values_list("data", flat=True)[:limit])
 
 
+ITEM_COLUMNS = ("public_id", "type", "created_at", "data", "agent_version", "model")
+
+
+def thread_item_page(
+    *, tenant: Tenant, thread: Thread, after: str | None = None, limit: int = 200
+) -> tuple[list[dict[str, Any]], bool]:
+    """Return a page of the thread's items, oldest first (dicts of ITEM_COLUMNS), and if more
+    remain; one statement, a keyset on (created_at, id) as the store's."""
+    rows = ThreadItem.objects.for_tenant(tenant).filter(thread_id=thread.pk)
+    found, has_more = _cursor_page(
+        rows, ITEM_COLUMNS, after=after, before=None, limit=limit, order="asc"
+    )
+    return [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in found], has_more
+
+
+def thread_item_export_rows(*, tenant: Tenant, thread: Thread) -> Iterator[dict[str, Any]]:
+    """Yield every item of the thread, oldest first, reading EXPORT_CHUNK rows at a time."""
+    rows = ThreadItem.objects.for_tenant(tenant).filter(thread_id=thread.pk)
+    ordered = rows.order_by("created_at", "id").values_list(*ITEM_COLUMNS)
+    for row in ordered.iterator(chunk_size=EXPORT_CHUNK):
+        yield dict(zip(ITEM_COLUMNS, row, strict=True))
+
+
 def feedback_search(
     *, tenant: Tenant, kind: str | None = None, thread_id: str | None = None
 ) -> QuerySet[Feedback]:
@@ -108,6 +186,7 @@ def audit_event_search(
     tenant: Tenant,
     action: str | None = None,
     actor_kind: str | None = None,
+    actor_label: str | None = None,
     target_type: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -117,6 +196,8 @@ def audit_event_search(
         rows = rows.filter(action=action)
     if actor_kind is not None:
         rows = rows.filter(actor_kind=actor_kind)
+    if actor_label is not None:
+        rows = rows.filter(actor_label=actor_label)
     if target_type is not None:
         rows = rows.filter(target_type=target_type)
     if since is not None:
