@@ -59,27 +59,28 @@ def tokens_chart(days: list[dict[str, Any]]) -> SafeString:
             f"{d['day']:%Y-%m-%d}: {d['input_tokens']} in, {d['output_tokens']} out, "
             f"{d['runs']} runs"
         )
-        bars.append((x, y(d["input_tokens"]), bar, plot_h * d["input_tokens"] / top,
-                     y(total), plot_h * d["output_tokens"] / top, title))  # fmt: skip
+        bars.append((_n(x), _n(y(d["input_tokens"])), _n(bar),
+                     _n(plot_h * d["input_tokens"] / top), _n(y(total)),
+                     _n(plot_h * d["output_tokens"] / top), title))  # fmt: skip
     rects = format_html_join(
         "",
-        '<g><title>{}</title><rect class="bar-in" x="{:.1f}" y="{:.1f}" width="{:.1f}" '
-        'height="{:.1f}"/><rect class="bar-out" x="{:.1f}" y="{:.1f}" width="{:.1f}" '
-        'height="{:.1f}"/></g>',
+        '<g><title>{}</title><rect class="bar-in" x="{}" y="{}" width="{}" '
+        'height="{}"/><rect class="bar-out" x="{}" y="{}" width="{}" '
+        'height="{}"/></g>',
         ((t, x, yi, w, hi, x, yt, w, ho) for x, yi, w, hi, yt, ho, t in bars),
     )
     ticks = format_html_join(
         "",
-        '<line class="grid" x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}"/>'
-        '<text class="tick" x="{}" y="{:.1f}">{}</text>',
-        ((LEFT, WIDTH - 8, y(v), y(v), LEFT - 6, y(v) + 4, _short(v))
+        '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
+        '<text class="tick" x="{}" y="{}">{}</text>',
+        ((LEFT, WIDTH - 8, _n(y(v)), _n(y(v)), LEFT - 6, _n(y(v) + 4), _short(v))
          for v in (0, top // 2, top)),
     )  # fmt: skip
     every = max(len(days) // 6, 1)
     labels = format_html_join(
         "",
-        '<text class="day" x="{:.1f}" y="{}">{}</text>',
-        ((LEFT + n * slot + slot / 2, HEIGHT - 8, f"{d['day']:%b %d}")
+        '<text class="day" x="{}" y="{}">{}</text>',
+        ((_n(LEFT + n * slot + slot / 2), HEIGHT - 8, f"{d['day']:%b %d}")
          for n, d in enumerate(days) if n % every == 0),
     )  # fmt: skip
     return format_html(
@@ -87,6 +88,11 @@ def tokens_chart(days: list[dict[str, Any]]) -> SafeString:
         'aria-label="Tokens per day, input and output">{}{}{}</svg>',
         WIDTH, HEIGHT, ticks, rects, labels,
     )  # fmt: skip
+
+
+def _n(value: float) -> str:
+    """Format a coordinate (format_html escapes its arguments first, so no format specs)."""
+    return f"{value:.1f}"
 
 
 def _short(value: int) -> str:
