@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from tenants.exceptions import ObjectNotFound
@@ -25,6 +25,7 @@ __all__ = [
     "ThreadFilter",
     "audit_event_search",
     "feedback_search",
+    "thread_browse_page",
     "thread_export_rows",
     "thread_item_export_rows",
     "thread_item_page",
@@ -35,6 +36,7 @@ __all__ = [
 
 THREAD_COLUMNS = ("public_id", "created_at", "updated_at", "title", "end_user_id", "agent_slug")
 EXPORT_CHUNK = 2000
+SEARCH_IDS_LISTED = 5000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,26 +61,57 @@ def _text_match(tenant: Tenant, text: str) -> Q:
     """Match threads whose title or any item contains the words of `text`.
 
     PostgreSQL: full-text search with the `simple` configuration (no stemming: a tenant's
-    end users write in any language), served by the GIN indexes of migration tenants 0008;
-    the expressions here must stay those of the indexes, or the planner cannot use them.
-    The items' ids are found first through the index, then the threads' page is read in
-    order. SQLite: a case-insensitive substring search of the title and the items' JSON.
+    end users write in any language) over the items' stored words and the titles, through
+    the GIN indexes of migration tenants 0008. Two plans, by how many items match:
+
+    * at most SEARCH_IDS_LISTED (a rare or a 1% word): their thread ids are read first
+      from the indexes, and the page query reads that list in page order;
+    * more (a common word): the page query walks the tenant's threads in page order and
+      checks each one's items (a few index entries and a stored column), stopping when the
+      page is full; matches are dense then.
+
+    Handed the subquery alone, the planner guesses hundreds of matches for any word and
+    joins them with every thread of the tenant, whatever the word. SQLite: a substring
+    search of the title and of the items' JSON text.
     """
     items = ThreadItem.objects.for_tenant(tenant)
+    titles = Thread.objects.for_tenant(tenant)
     if connection.vendor == "postgresql":
-        query = "plainto_tsquery('simple', %s)"
-        items = items.filter(
-            RawSQL(f"to_tsvector('simple', data) @@ {query}", [text], output_field=BooleanField())
-        )
-        title: Q | RawSQL = RawSQL(
-            f"to_tsvector('simple', coalesce(title, '')) @@ {query}",
-            [text],
-            output_field=BooleanField(),
-        )
+        items = items.filter(_words("search_words", text))
+        title_match: Any = _words("to_tsvector('simple', coalesce(title, ''))", text)
     else:
         items = items.filter(data__icontains=text)
-        title = Q(title__icontains=text)
-    return Q(pk__in=items.values("thread_id")) | Q(title)
+        title_match = Q(title__icontains=text)
+    # UNION ALL, not UNION: it streams, so the LIMIT stops the scan; duplicates go here.
+    matching = items.values_list("thread_id", flat=True).union(
+        titles.filter(title_match).values_list("pk", flat=True), all=True
+    )
+    found = list(matching[: SEARCH_IDS_LISTED + 1])
+    if len(found) <= SEARCH_IDS_LISTED:  # every match; a thread once per matching item
+        return Q(pk__in=sorted(set(found)))
+    if connection.vendor != "postgresql":
+        return Q(Exists(items.filter(thread_id=OuterRef("pk")))) | Q(title_match)
+    return Q(_item_words_exist(text)) | Q(title_match)
+
+
+def _words(words: str, text: str) -> RawSQL:
+    return RawSQL(f"{words} @@ plainto_tsquery('simple', %s)", [text], output_field=BooleanField())
+
+
+def _item_words_exist(text: str) -> RawSQL:
+    """A per-thread EXISTS over the thread's items, for a page query on tenants_thread.
+
+    OFFSET 0 keeps PostgreSQL from turning it into a join or a hashed subplan, both of
+    which read every matching item of the tenant before the first row. The items are
+    reached through their thread, one of the tenant's (the outer query's); an item's
+    tenant is its thread's (a composite foreign key, migration tenants 0004).
+    """
+    return RawSQL(
+        "EXISTS (SELECT 1 FROM tenants_threaditem i WHERE i.thread_id = tenants_thread.id"
+        " AND i.search_words @@ plainto_tsquery('simple', %s) OFFSET 0)",
+        [text],
+        output_field=BooleanField(),
+    )
 
 
 def thread_search(*, tenant: Tenant, where: ThreadFilter) -> QuerySet[Thread]:
@@ -129,6 +162,28 @@ def thread_search_page(
         THREAD_COLUMNS, after=after, before=None, limit=limit, order=order,
     )  # fmt: skip
     return [dict(zip(THREAD_COLUMNS, row, strict=True)) for row in found], has_more
+
+
+def thread_browse_page(
+    *, tenant: Tenant, where: ThreadFilter, after: str | None = None, limit: int = 25
+) -> tuple[list[dict[str, Any]], bool]:
+    """Return the console's page of filtered threads, newest first, and if more remain.
+
+    Unlike `thread_search_page`, the cursor is found among all the tenant's threads, not
+    only the filtered ones: its position is read by two index lookups instead of running
+    the filters (a text search) again for it. Another tenant's cursor finds nothing: an
+    empty page.
+    """
+    rows = thread_search(tenant=tenant, where=where)
+    if after is not None:
+        cursor = Thread.objects.for_tenant(tenant).filter(public_id=after)
+        created_at = Subquery(cursor.values("created_at")[:1])
+        pk = Subquery(cursor.values("id")[:1])
+        # As the store's keyset (tenants/store.py): a range on created_at, then the ties.
+        rows = rows.filter(created_at__lte=created_at).exclude(created_at=created_at, id__gte=pk)
+    found = list(rows.order_by("-created_at", "-id").values_list(*THREAD_COLUMNS)[: limit + 1])
+    page = [dict(zip(THREAD_COLUMNS, row, strict=True)) for row in found[:limit]]
+    return page, len(found) > limit
 
 
 def thread_export_rows(*, tenant: Tenant, where: ThreadFilter) -> Iterator[dict[str, Any]]:

@@ -24,10 +24,10 @@ from tenants.models import Membership, Thread
 from tenants.selectors_threads import (
     THREAD_COLUMNS,
     feedback_search,
+    thread_browse_page,
     thread_export_rows,
     thread_item_export_rows,
     thread_item_page,
-    thread_search_page,
 )
 from tenants.services import thread_delete as thread_delete_service
 from tenants.services.audit import audit_event_record
@@ -51,7 +51,7 @@ def thread_list(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form, "threads": [], "has_more": False}
     if form.errors:
         return render(request, "console/threads/list.html", context, status=400)
-    rows, has_more = thread_search_page(
+    rows, has_more = thread_browse_page(
         tenant=request.console.tenant,  # type: ignore[attr-defined]
         where=form.where(),
         after=form.cleaned_data.get("after") or None,

@@ -1,10 +1,18 @@
-"""GIN indexes for the console's thread search (tenants/selectors_threads.py, `_text_match`).
+"""The console's thread search (tenants/selectors_threads.py, `_text_match`), on PostgreSQL.
 
-PostgreSQL only: full-text search of the items' JSON (string values only) and of the thread
-titles, with the `simple` configuration. On SQLite the console searches by substring and
-this migration does nothing. The expressions must stay those `_text_match` filters on.
+PostgreSQL only; on SQLite the console searches by substring and this migration does
+nothing. Full-text search with the `simple` configuration (no stemming):
+
+* `tenants_threaditem.search_words`: a stored generated column, the words of the item's
+  JSON (its string values), so that no query computes them again (about 20 us an item);
+  unknown to the model, as the database fills it. Adding it rewrites the table once.
+* a GIN index on (tenant_id, search_words), with btree_gin for the tenant column;
+* a GIN index on (tenant_id, the words of the thread's title).
+
+The expressions must stay those `_text_match` filters on, or the planner cannot use them.
 """
 
+from django.contrib.postgres.operations import BtreeGinExtension
 from django.db import migrations
 
 from tenants.migration_operations import RunSQLOnPostgreSQL
@@ -16,17 +24,26 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # A trusted extension (PostgreSQL 13+): the database owner may create it.
+        BtreeGinExtension(),
+        RunSQLOnPostgreSQL(
+            sql=(
+                "ALTER TABLE tenants_threaditem ADD COLUMN search_words tsvector"
+                " GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, data)) STORED"
+            ),
+            reverse_sql="ALTER TABLE tenants_threaditem DROP COLUMN search_words",
+        ),
         RunSQLOnPostgreSQL(
             sql=(
                 "CREATE INDEX thread_item_text_search ON tenants_threaditem"
-                " USING gin (to_tsvector('simple'::regconfig, data))"
+                " USING gin (tenant_id, search_words)"
             ),
             reverse_sql="DROP INDEX IF EXISTS thread_item_text_search",
         ),
         RunSQLOnPostgreSQL(
             sql=(
                 "CREATE INDEX thread_title_text_search ON tenants_thread"
-                " USING gin (to_tsvector('simple'::regconfig, coalesce(title, '')))"
+                " USING gin (tenant_id, to_tsvector('simple'::regconfig, coalesce(title, '')))"
             ),
             reverse_sql="DROP INDEX IF EXISTS thread_title_text_search",
         ),

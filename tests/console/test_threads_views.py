@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from hosted_agents.models import Agent, ToolCall
+from tenants import selectors_threads
 from tenants.models import AuditEvent, Feedback, Tenant, Thread, ThreadItem
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -151,9 +152,18 @@ def test_each_filter_narrows_the_list(
         ("nothing-like-this", []),
     ],
 )
+@pytest.mark.parametrize("listed_ids", [5000, 0], ids=["ids-listed", "threads-walked"])
 def test_text_search_finds_words_in_titles_and_items(
-    owner_client: Client, seeded: Any, words: str, expected: list[str]
+    owner_client: Client,
+    seeded: Any,
+    words: str,
+    expected: list[str],
+    listed_ids: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Both plans of the search (see tenants.selectors_threads._text_match): with 0 ids
+    # listed, every search takes the common-word plan.
+    monkeypatch.setattr(selectors_threads, "SEARCH_IDS_LISTED", listed_ids)
     assert listed(owner_client, q=words) == expected
 
 
@@ -314,8 +324,8 @@ def test_list_and_view_need_sign_in(client: Client, seeded: Any) -> None:
 def test_thread_list_query_count_is_pinned(
     owner_client: Client, seeded: Any, django_assert_max_num_queries: Any
 ) -> None:
-    # session, user, membership, agents, the page
-    with django_assert_max_num_queries(5):
+    # session, user, membership, agents, the search's thread ids, the page
+    with django_assert_max_num_queries(6):
         assert (
             owner_client.get(list_url(q="invoice", agent="support", feedback="yes")).status_code
             == 200
