@@ -18,7 +18,7 @@ owner, alternating small and large tenant, and the time to the full answer is ta
 * the thread list: first page; a deep page (a cursor 30 threads from the end); first page
   with filters (agent, end-user-free date range, no feedback); a text search of a 1% word,
   first page and a deep page; a text search of a word one thread has;
-* the thread view of the 2,000-item thread (its first page of 200 items) and its last page.
+* the thread view of the 2,000-item thread (its first page of 100 items) and its last page.
 
 Prints a table, writes it to bench/console_pages.md (the text above the "## Figures" line is
 kept), and drops the database (unless --keep).
@@ -191,8 +191,8 @@ def _cases(data: dict[str, Any]) -> list[tuple[str, str]]:
         ("list, search of a 1% word", f"{threads}?q=topic7"),
         ("list, search of a 1% word, deep page", f"{threads}?q=topic7&after={deep_search}"),
         ("list, search of a word of one thread", f"{threads}?q=case{count // 2}"),
-        ("thread view, 2,000 items, first 200", long_thread),
-        ("thread view, 2,000 items, last page", f"{long_thread}?after=itm_01799"),
+        ("thread view, 2,000 items, first 100", long_thread),
+        ("thread view, 2,000 items, last page", f"{long_thread}?after=itm_01899"),
     ]  # fmt: skip
 
 

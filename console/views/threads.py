@@ -33,7 +33,7 @@ from tenants.services import thread_delete as thread_delete_service
 from tenants.services.audit import audit_event_record
 
 PAGE_SIZE = 25
-ITEMS_PAGE_SIZE = 200
+ITEMS_PAGE_SIZE = 100
 ITEM_EXPORT_COLUMNS = ["thread_id", "id", "type", "created_at", "agent_version", "model",
                        "text", "data"]  # fmt: skip
 
@@ -87,10 +87,14 @@ def thread_detail(request: HttpRequest, thread: str) -> HttpResponse:
         tenant=console.tenant, actor=console.actor, action="thread.view", target=found,
         after={"id": found.public_id, "page_after": after},
     )  # fmt: skip
+    on_items: dict[str, list[str]] = {}
+    for given in feedback:
+        for item_id in given.item_ids or []:
+            on_items.setdefault(str(item_id), []).append(given.kind)
     answered = {(i["agent_version"], i["model"]) for i in items if i["agent_version"] is not None}
     context = {
         "thread": found,
-        "entries": transcript_entries(items, calls, has_more=has_more),
+        "entries": transcript_entries(items, calls, has_more=has_more, feedback=on_items),
         "has_more": has_more,
         "next_after": items[-1]["public_id"] if has_more else "",
         "is_first_page": after is None,

@@ -44,16 +44,32 @@ class Entry:
     hidden: bool = False
     widget: SafeString | None = None
     call: dict[str, Any] = field(default_factory=dict)
+    feedback: list[str] = field(default_factory=list)  # kinds of feedback on this item
+
+    # Formatted here rather than with the template's `date` filter: a page shows hundreds.
+    @property
+    def iso(self) -> str:
+        return self.created_at.isoformat()
+
+    @property
+    def clock(self) -> str:
+        return f"{self.created_at:%H:%M:%S}"
 
 
 def transcript_entries(
-    items: list[dict[str, Any]], calls: list[ToolCall], *, has_more: bool
+    items: list[dict[str, Any]],
+    calls: list[ToolCall],
+    *,
+    has_more: bool,
+    feedback: dict[str, list[str]] | None = None,
 ) -> list[Entry]:
     """Return the page's items and the tool calls that fall within it, in time order.
 
     A call belongs to the page whose items span its time; the last page takes the rest.
     """
     entries = [_item_entry(item) for item in items]
+    for entry in entries:
+        entry.feedback = (feedback or {}).get(entry.id, [])
     if items:
         first = items[0]["created_at"]
         last = items[-1]["created_at"]

@@ -13,6 +13,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.test import Client
 from django.urls import reverse
 
+from console.views.threads import ITEMS_PAGE_SIZE
 from hosted_agents.models import Agent, ToolCall
 from tenants import selectors_threads
 from tenants.models import AuditEvent, Feedback, Tenant, Thread, ThreadItem
@@ -244,12 +245,14 @@ def test_another_tenants_thread_is_missing(owner_client: Client, seeded: Any) ->
 
 
 def test_a_long_thread_is_read_page_by_page(owner_client: Client, acme: Tenant) -> None:
-    make_thread(acme, "thr_long", items=[user_says(f"message {n}") for n in range(205)])
+    size = ITEMS_PAGE_SIZE
+    make_thread(acme, "thr_long", items=[user_says(f"message {n}") for n in range(size + 5)])
     first = owner_client.get(detail_url("thr_long"))
-    assert len(first.context["entries"]) == 200 and first.context["has_more"]
+    assert len(first.context["entries"]) == size and first.context["has_more"]
     assert b'data-live="off"' in first.content
-    second = owner_client.get(detail_url("thr_long") + "?after=thr_long_i199")
-    assert [e.text for e in second.context["entries"]] == [f"message {n}" for n in range(200, 205)]
+    second = owner_client.get(detail_url("thr_long") + f"?after=thr_long_i{size - 1}")
+    later = [f"message {n}" for n in range(size, size + 5)]
+    assert [e.text for e in second.context["entries"]] == later
     assert b'data-live="on"' in second.content
 
 
