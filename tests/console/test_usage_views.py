@@ -94,8 +94,9 @@ def test_another_tenants_member_gets_404(
 def test_usage_query_count_is_pinned(
     viewer_client: Client, metered: None, django_assert_max_num_queries: Any
 ) -> None:
-    # session, user, membership, month total, per day, per agent, threads and items per user
-    with django_assert_max_num_queries(8):
+    # session, user, membership, month total, per day, per agent, threads and items per
+    # user; and the layout's tenant switcher
+    with django_assert_max_num_queries(9):
         assert viewer_client.get(usage_url()).status_code == 200
 
 
