@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString
 
 from tenants.models import Thread, ThreadItem
 
-__all__ = ["ThreadTranscriptMixin", "item_label", "item_text", "widget_text"]
+__all__ = ["ThreadTranscriptMixin", "answered_by_names", "item_label", "item_text", "widget_text"]
 
 # A thread page renders at most this many items (the oldest first).
 MAX_ITEMS = 500
@@ -58,7 +58,7 @@ class ThreadTranscriptMixin:
         )
         if not items:
             return format_html("<p>{}</p>", "No items yet.")
-        answered_by = _answered_by([data for kind, _, data in items[:MAX_ITEMS]])
+        answered_by = answered_by_names([data for kind, _, data in items[:MAX_ITEMS]])
         rows = format_html_join(
             "",
             '<div style="margin-bottom: 0.8em"><strong>{}</strong> <small>{}</small>'
@@ -83,7 +83,7 @@ def _hidden_content(data: dict[str, Any]) -> dict[str, Any]:
     return content if isinstance(content, dict) else {}
 
 
-def _answered_by(items: list[dict[str, Any]]) -> dict[str, str]:
+def answered_by_names(items: list[dict[str, Any]]) -> dict[str, str]:
     """Return {message id: agent name} from the run's `answered_by` marks."""
     names: dict[str, str] = {}
     for data in items:
@@ -94,8 +94,12 @@ def _answered_by(items: list[dict[str, Any]]) -> dict[str, str]:
     return names
 
 
-def item_label(kind: str, data: dict[str, Any], answered_by: dict[str, str]) -> str:
-    """Return the label of one stored thread item in the transcript."""
+def item_label(
+    kind: str, data: dict[str, Any] | None = None, answered_by: dict[str, str] | None = None
+) -> str:
+    """Return the reader's name of a stored item ("User", "Assistant (Billing)", ...)."""
+    data = data or {}
+    answered_by = answered_by or {}
     if kind == "assistant_message" and data.get("id") in answered_by:
         return f"Assistant ({answered_by[data['id']]})"
     if kind in {"hidden_context_item", "sdk_hidden_context"}:
