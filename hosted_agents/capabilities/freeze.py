@@ -84,14 +84,24 @@ def _mcp_selection(tenant: Tenant | int, value: Any) -> list[dict[str, Any]]:
     return selection
 
 
-def capabilities_freeze(agent: Agent, tool_names: list[str]) -> dict[str, Any]:
+_READ = object()
+
+
+def capabilities_freeze(
+    agent: Agent, tool_names: list[str], row: AgentCapabilities | object | None = _READ
+) -> dict[str, Any]:
     """Return what a version of `agent` freezes of its capabilities ({} for none).
 
     `tool_names` are the names of the agent's own tools: an MCP tool may not take one.
-    Raise `InvalidInput` if a server is gone or no longer lists an allowed tool.
+    `row`: the agent's capabilities row (or None for none) when the caller read it already
+    (a list page reads them for every agent at once). Raise `InvalidInput` if a server is
+    gone or no longer lists an allowed tool.
     """
-    row = AgentCapabilities.objects.for_tenant(agent.tenant_id).filter(agent_id=agent.pk).first()
-    if row is None:
+    if row is _READ:
+        row = (
+            AgentCapabilities.objects.for_tenant(agent.tenant_id).filter(agent_id=agent.pk).first()
+        )
+    if not isinstance(row, AgentCapabilities):
         return {}
     values = capabilities_normalize(agent.tenant_id, row, {})
     servers = {

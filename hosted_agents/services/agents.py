@@ -23,6 +23,7 @@ from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from hosted_agents.models import (
     WORKFLOW_ID_PREFIX,
     Agent,
+    AgentCapabilities,
     AgentVersion,
     ClientTool,
     HttpTool,
@@ -135,12 +136,17 @@ class ToolRows:
 
     http: dict[int, HttpTool]
     client: dict[int, ClientTool]
+    # The agents' capabilities rows by agent id (an agent without one has none).
+    capabilities: dict[int, AgentCapabilities]
 
     @classmethod
     def of_tenant(cls, tenant: Tenant | int) -> ToolRows:
         return cls(
             http={tool.pk: tool for tool in HttpTool.objects.for_tenant(tenant)},
             client={tool.pk: tool for tool in ClientTool.objects.for_tenant(tenant)},
+            capabilities={
+                row.agent_id: row for row in AgentCapabilities.objects.for_tenant(tenant)
+            },
         )
 
 
@@ -353,7 +359,11 @@ def _config(agent: Agent, rows: ToolRows | None = None) -> dict[str, Any]:
         "starter_prompts": agent.starter_prompts,
     }
     # MCP servers, guardrails, handoffs, hosted tools: see hosted_agents/capabilities/.
-    capabilities = capabilities_freeze(agent, [tool["name"] for tool in tools])
+    names = [tool["name"] for tool in tools]
+    if rows is None:
+        capabilities = capabilities_freeze(agent, names)
+    else:
+        capabilities = capabilities_freeze(agent, names, rows.capabilities.get(agent.pk))
     if capabilities:
         config["capabilities"] = capabilities
     return config

@@ -106,8 +106,9 @@ def test_list_reads_a_fixed_number_of_statements(
         agent_publish(tenant=acme, agent_id=agent.pk)
     admin.get(url("agents"))  # the session's first read
 
-    # session, user, membership; agents with versions, HTTP tools, client tools, usage
-    with django_assert_max_num_queries(7):
+    # session, user, membership, the tenant switcher's memberships; agents with versions,
+    # HTTP tools, client tools, capabilities rows, usage: the same for 6 agents as for 1
+    with django_assert_max_num_queries(9):
         response = admin.get(url("agents"))
     assert response.content.decode().count("data-agent=") == 6
 
@@ -203,8 +204,9 @@ def test_agent_page_shows_status_versions_and_controls(
     agent_publish(tenant=acme, agent_id=published.pk, note="second")
     admin.get(url("agent", agent="helper"))
 
-    # session, user, membership; agent and version, HTTP and client tools, usage, versions
-    with django_assert_max_num_queries(8):
+    # session, user, membership, the tenant switcher's memberships; agent and version, HTTP
+    # and client tools, capabilities rows, usage, versions
+    with django_assert_max_num_queries(10):
         page = admin.get(url("agent", agent="helper")).content.decode()
 
     assert "serving version 2" in page
