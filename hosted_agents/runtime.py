@@ -78,6 +78,8 @@ from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
 from hosted_agents.tools.http import Fetcher
+from operations.context import log_context_bind
+from operations.metrics import tokens_count
 from tenants.actors import Actor, ActorKind
 from tenants.client_session_store import ClientSessionStore
 from tenants.models import ClientSession, Tenant
@@ -423,8 +425,10 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        run_id = uuid.uuid4().hex
+        log_context_bind(run_id=run_id)
         try:
-            sdk_agent = self._sdk_agent(plan, provider, uuid.uuid4().hex, context)
+            sdk_agent = self._sdk_agent(plan, provider, run_id, context)
         except AgentMisconfigured as error:
             await self._audit_failure(context, plan.agent, plan, error)
             raise _refusal(error) from error
@@ -482,6 +486,8 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             agent_version=plan.version.number,
             model=provider.model_name,
         )
+        input_tokens, output_tokens = int(usage.input_tokens or 0), int(usage.output_tokens or 0)
+        tokens_count(plan.tenant.slug, provider.model_name, input_tokens, output_tokens)
         try:
             failed: Exception | None = await orm_hop(
                 _turn_end,
@@ -489,8 +495,8 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
                 self.store.turn(),
                 plan,
                 origin,
-                int(usage.input_tokens or 0),
-                int(usage.output_tokens or 0),
+                input_tokens,
+                output_tokens,
             )
         except Exception:
             logger.exception("Recording the run of agent %s failed", plan.agent.pk)
