@@ -46,9 +46,9 @@ def retention_policies(*, tenant: Tenant) -> list[tuple[int, Q]]:
     for agent_id, agent_days in Agent.objects.for_tenant(tenant).values_list(
         "pk", "retention_days"
     ):
-        days = [d for d in (agent_days, tenant_days) if d is not None]
-        if days:
-            by_days[min(days)].append(agent_id)
+        limits = [d for d in (agent_days, tenant_days) if d is not None]
+        if limits:
+            by_days[min(limits)].append(agent_id)
     policies = [(days, Q(agent_id__in=agent_ids)) for days, agent_ids in sorted(by_days.items())]
     if tenant_days is not None:
         orphans = Q(agent__isnull=True)
