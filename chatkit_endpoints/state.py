@@ -39,6 +39,9 @@ class SharedState(Protocol):
     async def count(self, keys: list[str], window: int) -> list[int]:
         """Add one to each counter of the current `window` (seconds); return the counts."""
 
+    async def aclose(self) -> None:
+        """Close the connection (a worker's short-lived event loop is ending)."""
+
 
 def window_key(key: str, window: int, now: float) -> str:
     return f"{key}:{int(now // window)}"
@@ -100,6 +103,9 @@ class RedisState:
         results = await pipe.execute()
         return [int(value) for value in results[::2]]
 
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
 
 class CacheState:
     """Django's cache; used only when it is in-process memory (no REDIS_URL)."""
@@ -125,6 +131,9 @@ class CacheState:
             cache.add(full, 0, window * 2)
             counts.append(cache.incr(full))
         return counts
+
+    async def aclose(self) -> None:
+        return None
 
 
 # A redis-py asyncio client belongs to the event loop it first connected on.

@@ -337,7 +337,7 @@ SECURE_REDIRECT_EXEMPT.append(r"^metrics$")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, loggers=_LOGGERS)
 
 RETENTION_TASK = "hosted_agents.tasks.enforce_retention"
-STUCK_RUN_SWEEP_TASK = "hosted_agents.tasks.sweep_stuck_runs"
+STUCK_RUN_SWEEP_TASK = "chatkit_endpoints.tasks.sweep_stuck_runs"
 TENANT_PURGE_TASK = "tenants.tasks.purge_deleted_tenants"
 for _task in (RETENTION_TASK, STUCK_RUN_SWEEP_TASK, TENANT_PURGE_TASK):
     CELERY_TASK_ROUTES[_task] = {"queue": CELERY_PLATFORM_QUEUE}
