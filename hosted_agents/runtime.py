@@ -488,6 +488,12 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         )
         input_tokens, output_tokens = int(usage.input_tokens or 0), int(usage.output_tokens or 0)
         tokens_count(plan.tenant.slug, provider.model_name, input_tokens, output_tokens)
+        # One line per run; the log context names the request, tenant, agent and run.
+        logger.info(
+            "run finished: version %s, model %s, %s items, %s input and %s output tokens",
+            plan.version.number, provider.model_name, len(items.produced),
+            input_tokens, output_tokens,
+        )  # fmt: skip
         try:
             failed: Exception | None = await orm_hop(
                 _turn_end,

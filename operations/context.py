@@ -61,7 +61,12 @@ class LogContextFilter(logging.Filter):
     """Copy the context's ids onto every record (empty strings where unknown)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        known = []
         for name, var in _vars.items():
             if not hasattr(record, name):
                 setattr(record, name, var.get())
+            if value := getattr(record, name):
+                known.append(f"{name}={value}")
+        # For the text format: " [request_id=... tenant=...]", or nothing.
+        record.log_context = f" [{' '.join(known)}]" if known else ""
         return True

@@ -24,6 +24,7 @@ class PlatformJsonFormatter(JsonFormatter):
         self, log_data: dict[str, Any], record: Any, message_dict: dict[str, Any]
     ) -> None:
         super().add_fields(log_data, record, message_dict)
+        log_data.pop("log_context", None)  # the text format's summary of the ids below
         for name in FIELDS:
             if not log_data.get(name):
                 log_data.pop(name, None)
@@ -44,7 +45,7 @@ def logging_config(*, log_format: str, level: str, loggers: dict[str, Any]) -> d
                 # An ISO 8601 time in UTC, as the first field.
                 "timestamp": "time",
             },
-            "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+            "text": {"format": "%(asctime)s %(levelname)s %(name)s%(log_context)s: %(message)s"},
         },
         "handlers": {
             "console": {

@@ -12,6 +12,7 @@ their items and feedback go by cascade, their attachments explicitly.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from tenants.models import Attachment, Tenant, Thread, ThreadItem
 from tenants.services import audit_event_record
 
 __all__ = ["RetentionReport", "retention_enforce", "retention_policies", "tenant_retention_enforce"]
+
+logger = logging.getLogger(__name__)
 
 RETENTION_ACTOR = Actor.system(label="system:retention")
 
@@ -103,6 +106,12 @@ def _delete_batch(tenant: Tenant, which: Q, days: int, cutoff: datetime, size: i
                 "threads": [public_id for _, public_id in rows],
             },
         )
+    logger.info(
+        "retention deleted %s threads of tenant %s inactive for %s days",
+        len(rows),
+        tenant.slug,
+        days,
+    )
     return len(rows)
 
 
