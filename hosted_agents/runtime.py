@@ -490,7 +490,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         tokens_count(plan.tenant.slug, provider.model_name, input_tokens, output_tokens)
         # One line per run; the log context names the request, tenant, agent and run.
         logger.info(
-            "run finished: version %s, model %s, %s items, %s input and %s output tokens",
+            "run finished: version=%s model=%s items=%s input_tokens=%s output_tokens=%s",
             plan.version.number, provider.model_name, len(items.produced),
             input_tokens, output_tokens,
         )  # fmt: skip
