@@ -41,9 +41,11 @@ logger = logging.getLogger(__name__)
 SWEEP_ACTOR = Actor.system(label="system:stuck-run-sweep")
 # Messages older than this are left alone: the sweep looks at recent turns only.
 LOOK_BACK = timedelta(days=2)
+# Neutral on purpose: a refused turn (a quota, a misconfigured agent) also leaves the
+# user's message last, and its client was told why at the time.
 INTERRUPTED_TEXT = (
-    "This message got no answer: the run answering it stopped before it finished "
-    "(the server restarted or failed). Send it again to get an answer."
+    "This message got no answer: the run was refused or stopped before it finished "
+    "(for instance when the server restarted). Send it again to get an answer."
 )
 
 # (tenant id, agent id or None, end user id, thread public id) -> a run is registered.

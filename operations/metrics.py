@@ -121,8 +121,11 @@ def _count_errors(
 
 
 def _on_connection_created(sender: Any, connection: Any, **_: Any) -> None:
-    # One Python call around each statement; no statement of its own.
-    connection.execute_wrappers.append(_count_errors(connection.vendor))
+    # One Python call around each statement; no statement of its own. The signal comes at
+    # every (re)connection of the same wrapper object: install the counter once.
+    if not getattr(connection, "_chatkit_counts_errors", False):
+        connection.execute_wrappers.append(_count_errors(connection.vendor))
+        connection._chatkit_counts_errors = True
 
 
 def connect_database_errors() -> None:

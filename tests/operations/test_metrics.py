@@ -76,3 +76,16 @@ def test_a_failed_statement_is_counted() -> None:
     with pytest.raises(DatabaseError), connection.cursor() as cursor:
         cursor.execute("SELECT * FROM no_such_table_here")
     assert series._value.get() == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reconnection_does_not_count_errors_twice() -> None:
+    connection.close()
+    connection.ensure_connection()
+    connection.close()
+    connection.ensure_connection()
+    series = DATABASE_ERRORS.labels(connection.vendor)
+    before = series._value.get()
+    with pytest.raises(DatabaseError), connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table_either")
+    assert series._value.get() == before + 1
