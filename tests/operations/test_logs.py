@@ -17,7 +17,7 @@ from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
-from operations.context import log_context, log_context_bind, log_context_reset
+from operations.context import FIELDS, log_context, log_context_bind, log_context_reset
 from operations.logs import logging_config
 from tenants.models import Tenant, Thread
 from tests.support.celery_worker import CeleryWorker, isolated_broker
@@ -25,8 +25,10 @@ from tests.support.celery_worker import CeleryWorker, isolated_broker
 
 @pytest.fixture
 def captured() -> Iterator[tuple[logging.Logger, io.StringIO]]:
-    """A logger whose lines go through the platform's configuration into a buffer."""
+    """A logger whose lines go through the platform's configuration into a buffer, in a
+    context with no ids (an in-process run of an earlier test may have left one here)."""
     buffer = io.StringIO()
+    cleared = log_context_bind(**dict.fromkeys(FIELDS, ""))
 
     def configure(log_format: str) -> logging.Logger:
         config = logging_config(log_format=log_format, level="info", loggers={})
@@ -40,6 +42,7 @@ def captured() -> Iterator[tuple[logging.Logger, io.StringIO]]:
 
     yield configure, buffer  # type: ignore[misc]
     logging.config.dictConfig(settings.LOGGING)
+    log_context_reset(cleared)
 
 
 def test_a_json_line_carries_the_ids_of_its_context(captured: Any) -> None:
