@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -44,6 +45,8 @@ from chatkit_endpoints.runs import (
 )
 from hosted_agents.chat_access import ChatAccess
 from hosted_agents.runtime import PlatformChatKitServer
+from operations.context import log_context_bind
+from operations.metrics import ACTIVE_STREAMS, FIRST_EVENT_SECONDS, STREAM_SECONDS
 
 __all__ = ["ChatKitConsumer", "ThreadStreamConsumer"]
 
@@ -81,6 +84,8 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
     """What both endpoints share: reading the request, admitting the caller, answering."""
 
     methods: tuple[str, ...] = ()
+    # The `endpoint` label of the stream metrics.
+    metrics_name = ""
     # No channel of its own per request: a run's events travel through channels it makes.
     channel_layer_alias = "no channel layer for plain requests"
 
@@ -176,6 +181,8 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
             self._cors = origins.origin_check(
                 origin.decode("latin-1"), access.context.tenant, access.context.agent, self.scope
             )
+        # Every log line of the request (and of its detached run) names them from here on.
+        log_context_bind(tenant=access.context.tenant.slug, agent=access.context.agent.slug)
         await rate_limit_enforce(access)
         return access, server
 
@@ -231,7 +238,18 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
         """Write each event as it arrives, with keep-alive comments while none comes."""
         self._started = True
         await self.send_headers(status=200, headers=[*_SSE_HEADERS, *self._cors])
+        active = ACTIVE_STREAMS.labels(self.metrics_name)
+        active.inc()
+        started = time.monotonic()
+        try:
+            await self._write_events(events)
+        finally:
+            active.dec()
+            STREAM_SECONDS.labels(self.metrics_name).observe(time.monotonic() - started)
+
+    async def _write_events(self, events: asyncio.Queue[bytes | None]) -> None:
         keepalive = settings.CHATKIT_SSE_KEEPALIVE_SECONDS
+        first = True
         while True:
             try:
                 async with asyncio.timeout(keepalive):
@@ -241,6 +259,9 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
                 continue
             if chunk is None:
                 break
+            if first:
+                first = False
+                self._first_event_observe()
             # Events that are already waiting go out in one write.
             batch = [chunk]
             while not events.empty() and (chunk := events.get_nowait()) is not None:
@@ -250,11 +271,18 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
                 break
         await self.send_body(b"")
 
+    def _first_event_observe(self) -> None:
+        request = self.scope.get("ckp_request")  # set by operations.asgi
+        if request is not None:
+            elapsed = time.monotonic() - request["started"]
+            FIRST_EVENT_SECONDS.labels(self.metrics_name).observe(elapsed)
+
 
 class ChatKitConsumer(_EndpointConsumer):
     """POST /t/<tenant>/agents/<agent>/chatkit: the ChatKit protocol."""
 
     methods = ("POST",)
+    metrics_name = "chatkit"
 
     async def serve(self, body: bytes) -> None:
         content_type = self.headers.get(b"content-type", b"").split(b";")[0].strip().lower()
@@ -308,6 +336,7 @@ class ThreadStreamConsumer(_EndpointConsumer):
     """
 
     methods = ("GET",)
+    metrics_name = "follow"
 
     async def serve(self, body: bytes) -> None:
         access, server = await self.admit()

@@ -9,12 +9,17 @@ channel layer, which also reaches only the process it lives in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import weakref
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
+
+from operations.metrics import REDIS_ERRORS
 
 __all__ = ["SharedState", "shared_state"]
 
@@ -34,9 +39,32 @@ class SharedState(Protocol):
     async def count(self, keys: list[str], window: int) -> list[int]:
         """Add one to each counter of the current `window` (seconds); return the counts."""
 
+    async def aclose(self) -> None:
+        """Close the connection (a worker's short-lived event loop is ending)."""
+
 
 def window_key(key: str, window: int, now: float) -> str:
     return f"{key}:{int(now // window)}"
+
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+def _counted(
+    method: Callable[_P, Coroutine[Any, Any, _T]],
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    """Count the Redis errors of `method` (chatkit_redis_errors_total) and re-raise them."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisError, OSError):
+            REDIS_ERRORS.labels("endpoint_state").inc()
+            raise
+
+    return wrapper
 
 
 class RedisState:
@@ -45,21 +73,26 @@ class RedisState:
 
         self._redis = redis.Redis.from_url(url)
 
+    @_counted
     async def add(self, key: str, value: str, ttl: int) -> bool:
         return bool(await self._redis.set(KEY_PREFIX + key, value, nx=True, ex=ttl))
 
+    @_counted
     async def get(self, key: str) -> str | None:
         value = await self._redis.get(KEY_PREFIX + key)
         if isinstance(value, bytes):
             return value.decode()
         return value
 
+    @_counted
     async def touch(self, key: str, ttl: int) -> None:
         await self._redis.expire(KEY_PREFIX + key, ttl)
 
+    @_counted
     async def delete(self, key: str) -> None:
         await self._redis.delete(KEY_PREFIX + key)
 
+    @_counted
     async def count(self, keys: list[str], window: int) -> list[int]:
         now = time.time()
         pipe = self._redis.pipeline(transaction=False)
@@ -69,6 +102,9 @@ class RedisState:
             pipe.expire(full, window * 2)
         results = await pipe.execute()
         return [int(value) for value in results[::2]]
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
 
 
 class CacheState:
@@ -95,6 +131,9 @@ class CacheState:
             cache.add(full, 0, window * 2)
             counts.append(cache.incr(full))
         return counts
+
+    async def aclose(self) -> None:
+        return None
 
 
 # A redis-py asyncio client belongs to the event loop it first connected on.

@@ -16,15 +16,23 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from chatkit_platform.routing import http_routes, websocket_routes  # noqa: E402
+from operations.asgi import RequestContextMiddleware  # noqa: E402
 
 # Channels routes to ASGI apps through re_path, but django-stubs types its target as a view.
 django_route = re_path(r"", django_asgi_app)  # type: ignore[arg-type]
-application = ProtocolTypeRouter(
+routed = ProtocolTypeRouter(
     {
         "http": URLRouter([*http_routes, django_route]),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_routes))),
     }
 )
+# Outermost: every request gets its id (logs, X-Request-ID) and is counted (/metrics).
+application = RequestContextMiddleware(routed)
+if settings.OTEL_ENABLED:
+    from operations.tracing import tracing_wrap_asgi
+
+    application = tracing_wrap_asgi(application)

@@ -7,6 +7,7 @@ half-configured.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import time
@@ -188,3 +189,13 @@ def _read_secret(path: Path) -> str:
         if time.monotonic() > deadline:
             raise ConfigError(f"{path} is empty or incomplete; delete it to make a new one")
         time.sleep(0.01)
+
+
+def ip_networks(
+    name: str, values: list[str]
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Return addresses or CIDR ranges (`10.0.0.0/8`, `::1`) as networks."""
+    try:
+        return [ipaddress.ip_network(value, strict=False) for value in values]
+    except ValueError as error:
+        raise ConfigError(f"{name} must list addresses or CIDR ranges: {error}") from None

@@ -21,9 +21,12 @@ from chatkit_platform.env import (
     env_int,
     env_list,
     env_str,
+    ip_networks,
     local_secret,
     parse_database_url,
 )
+from operations.logs import logging_config
+from operations.tracing import missing_modules as otel_missing_modules
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -310,13 +313,54 @@ _LOGGERS = {"django.db.backends": {"level": "WARNING"}}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The file broker has no host, and kombu warns about that on every connection.
     _LOGGERS["kombu.connection"] = {"level": "ERROR"}
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL.upper()},
-    "loggers": _LOGGERS,
+# --- Operations (issue 15): logs, metrics, tracing, retention, tenant deletion -----------
+# One block, so that other work on settings merges around it.
+try:
+    # JSON lines in production (for a log pipeline), readable text in development.
+    LOG_FORMAT = env_choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("json", "text"))
+    # /metrics: served to these addresses (default: loopback only), or to anyone who sends
+    # `Authorization: Bearer <METRICS_TOKEN>`. The address is the connection's peer, so
+    # behind a proxy list the scraper's path, or use the token.
+    METRICS_TOKEN = env_str("METRICS_TOKEN")
+    METRICS_ALLOWED_NETWORKS = ip_networks(
+        "METRICS_ALLOWED_IPS", env_list("METRICS_ALLOWED_IPS", ["127.0.0.0/8", "::1/128"])
+    )
+    OTEL_ENABLED = env_bool("OTEL_ENABLED", False)
+    if OTEL_ENABLED and (_missing := otel_missing_modules()):
+        raise ConfigError(
+            f"OTEL_ENABLED is on but {', '.join(_missing)} is not installed: "
+            "pip install 'chatkit-platform[otel]'"
+        )
+    OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "chatkit-platform")
+    # Threads older than their retention policy are deleted this many at a time, each batch
+    # in its own transaction with its own audit event.
+    RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 500, minimum=1)
+    # `delete_tenant` suspends a tenant at once and purges it after this many days.
+    TENANT_DELETION_GRACE_DAYS = env_int("TENANT_DELETION_GRACE_DAYS", 30, minimum=0)
+    # A thread whose last message has had no answer for this long, with no run registered,
+    # was left by a dead process: the stuck-run sweep ends it with an error item.
+    STUCK_RUN_AFTER_SECONDS = env_int(
+        "STUCK_RUN_AFTER_SECONDS", LONG_TOOL_TIMEOUT_SECONDS + 300, minimum=60
+    )
+except ConfigError as error:
+    raise SystemExit(f"Configuration error: {error}") from None
+
+INSTALLED_APPS.append("operations")
+# Prometheus scrapes over plain HTTP from inside the network, like the health probes.
+SECURE_REDIRECT_EXEMPT.append(r"^metrics$")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, loggers=_LOGGERS)
+
+RETENTION_TASK = "hosted_agents.tasks.enforce_retention"
+STUCK_RUN_SWEEP_TASK = "chatkit_endpoints.tasks.sweep_stuck_runs"
+TENANT_PURGE_TASK = "tenants.tasks.purge_deleted_tenants"
+for _task in (RETENTION_TASK, STUCK_RUN_SWEEP_TASK, TENANT_PURGE_TASK):
+    CELERY_TASK_ROUTES[_task] = {"queue": CELERY_PLATFORM_QUEUE}
+_EXPIRES_50 = {"expires": 50}
+_HOURLY = {"schedule": 3600.0, "options": {"expires": 3000}}
+CELERY_BEAT_SCHEDULE |= {
+    "enforce-retention": {"task": RETENTION_TASK, **_HOURLY},
+    "sweep-stuck-runs": {"task": STUCK_RUN_SWEEP_TASK, "schedule": 60.0, "options": _EXPIRES_50},
+    "purge-deleted-tenants": {"task": TENANT_PURGE_TASK, **_HOURLY},
 }
 
 if "pytest" in sys.modules:

@@ -78,7 +78,7 @@ class AgentForm(ModelForm[Agent]):
         fields = [
             "tenant", "slug", "name", "instructions", "model", "model_settings",
             "provider_credential", "code_tools", "http_tools", "client_tools",
-            "greeting", "starter_prompts",
+            "greeting", "starter_prompts", "retention_days",
         ]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -130,6 +130,7 @@ class AgentAdmin(OperatorAdmin[Agent]):
                 tenant=obj.tenant, agent_id=obj.pk, changes=changes,
                 actor=request_actor(request),
             )  # fmt: skip
+            self._save_retention(request, obj, form)
             return
         draft = {field: getattr(obj, field) for field in DRAFT_FIELDS - {"name"}}
         created = services.agent_create(
@@ -137,6 +138,14 @@ class AgentAdmin(OperatorAdmin[Agent]):
             actor=request_actor(request), **draft,
         )  # fmt: skip
         obj.pk, obj._state.adding = created.pk, False
+        self._save_retention(request, obj, form)
+
+    def _save_retention(self, request: HttpRequest, obj: Agent, form: Any) -> None:
+        if "retention_days" in form.changed_data:
+            services.agent_set_retention(
+                tenant=obj.tenant, agent_id=obj.pk, days=obj.retention_days,
+                actor=request_actor(request),
+            )  # fmt: skip
 
     def delete_model(self, request: HttpRequest, obj: Agent) -> None:
         services.agent_delete(tenant=obj.tenant, agent_id=obj.pk, actor=request_actor(request))

@@ -96,6 +96,8 @@ from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
 from hosted_agents.tools.http import Fetcher
+from operations.context import log_context_bind
+from operations.metrics import tokens_count
 from tenants.actors import Actor, ActorKind
 from tenants.client_session_store import ClientSessionStore
 from tenants.models import ClientSession, Tenant
@@ -531,8 +533,10 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        run_id = uuid.uuid4().hex
+        log_context_bind(run_id=run_id)
         try:
-            capabilities, sdk_agent = self._sdk_agent(plan, provider, uuid.uuid4().hex, context)
+            capabilities, sdk_agent = self._sdk_agent(plan, provider, run_id, context)
         except AgentMisconfigured as error:
             await self._audit_failure(context, plan.agent, plan, error)
             raise _refusal(error) from error
@@ -611,6 +615,14 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             agent_version=plan.version.number,
             model=provider.model_name,
         )
+        input_tokens, output_tokens = int(usage.input_tokens or 0), int(usage.output_tokens or 0)
+        tokens_count(plan.tenant.slug, provider.model_name, input_tokens, output_tokens)
+        # One line per run; the log context names the request, tenant, agent and run.
+        logger.info(
+            "run finished: version=%s model=%s items=%s input_tokens=%s output_tokens=%s",
+            plan.version.number, provider.model_name, len(items.produced),
+            input_tokens, output_tokens,
+        )  # fmt: skip
         try:
             failed: Exception | None = await orm_hop(
                 _turn_end,
@@ -618,8 +630,8 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
                 self.store.turn(),
                 plan,
                 origin,
-                int(usage.input_tokens or 0),
-                int(usage.output_tokens or 0),
+                input_tokens,
+                output_tokens,
             )
         except Exception:
             logger.exception("Recording the run of agent %s failed", plan.agent.pk)

@@ -18,6 +18,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from hosted_agents.long_tools import tool_call_execute, tool_call_sweep
+from hosted_agents.services.retention import retention_enforce
 
 
 # Celery ships no type hints, so its decorator hides each task's signature from mypy.
@@ -41,3 +42,10 @@ def run_long_tool(self: Task, tenant_id: int, tool_call_id: int) -> None:
 @shared_task(name=settings.LONG_TOOL_SWEEP_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
 def sweep_long_tools() -> dict[str, int]:
     return asdict(tool_call_sweep())
+
+
+# Untyped like the ones above. Each is scheduled by beat (settings.CELERY_BEAT_SCHEDULE) on
+# the platform queue; each is safe to run twice (a second run finds nothing left to do).
+@shared_task(name=settings.RETENTION_TASK, ignore_result=True)  # type: ignore[untyped-decorator]
+def enforce_retention() -> dict[str, object]:
+    return asdict(retention_enforce())

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from chatkit_endpoints.openai_api.auth import request_actor, request_key, request_tenant
+from operations.context import log_context_bind
 from tenants.models import ApiKey
 from tenants.services import api_key_authenticate
 
@@ -31,8 +32,10 @@ def scope_for(method: str) -> str:
 
 class ManagementKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey:
-        return api_key_authenticate(
+        key = api_key_authenticate(
             raw_key=token,
             required_scope=scope_for(request.method or "GET"),
             ip=request.META.get("REMOTE_ADDR") or None,
         )
+        log_context_bind(tenant=key.tenant.slug)
+        return key

@@ -8,6 +8,7 @@ and can be revoked here.
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django import forms
@@ -117,7 +118,10 @@ class ReadOnlyAdmin(OperatorAdmin[_T]):
 class TenantForm(ModelForm[Tenant]):
     class Meta:
         model = Tenant
-        fields = ["name", "status", "allowed_origins", "monthly_token_quota", "requests_per_minute"]
+        fields = [
+            "name", "status", "allowed_origins", "monthly_token_quota", "requests_per_minute",
+            "retention_days",
+        ]  # fmt: skip
 
     def clean_allowed_origins(self) -> list[str]:
         origins = self.cleaned_data["allowed_origins"] or []
@@ -132,16 +136,61 @@ class TenantForm(ModelForm[Tenant]):
 @admin.register(Tenant)
 class TenantAdmin(ModelAdmin[Tenant]):
     form = TenantForm
-    list_display = ("slug", "name", "status", "created_at")
+    list_display = ("slug", "name", "status", "deletion_due_at", "created_at")
     list_filter = ["status"]
     search_fields = ("slug", "name")
-    readonly_fields = ("slug", "created_at", "updated_at")
+    readonly_fields = ("slug", "deletion_due_at", "created_at", "updated_at")
+    actions = ["export", "schedule_deletion", "cancel_deletion"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # `manage.py create_tenant` creates a tenant together with its owner.
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # Suspend instead: the audit trail must outlive the tenant's activity.
+
+    @admin.action(description="Export the selected tenant's data (zip)", permissions=["view"])
+    def export(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> HttpResponse | None:
+        # The export reads hosted_agents' tables too; the admin is the one place here that
+        # reaches up to it, lazily, as the operator's tool.
+        from hosted_agents.tenant_export import tenant_export
+
+        if queryset.count() != 1:
+            self.message_user(request, "Export one tenant at a time.", messages.ERROR)
+            return None
+        tenant = queryset.get()
+        buffer = io.BytesIO()
+        tenant_export(tenant=tenant, file=buffer)
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{tenant.slug}.zip"'
+        return response
+
+    @admin.action(
+        description="Delete the selected tenants after the grace period (suspends them now)",
+        permissions=["change"],
+    )
+    def schedule_deletion(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            try:
+                tenant = services.tenant_deletion_schedule(
+                    tenant=tenant, actor=request_actor(request)
+                )
+            except DomainError as error:
+                self.message_user(request, f"{tenant.slug}: {error}", messages.ERROR)
+                continue
+            due = tenant.deletion_due_at.isoformat() if tenant.deletion_due_at else "?"
+            self.message_user(
+                request, f"{tenant.slug} is suspended; it will be deleted after {due}."
+            )
+
+    @admin.action(description="Cancel the deletion of the selected tenants", permissions=["change"])
+    def cancel_deletion(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            try:
+                services.tenant_deletion_cancel(tenant=tenant, actor=request_actor(request))
+            except DomainError as error:
+                self.message_user(request, f"{tenant.slug}: {error}", messages.ERROR)
+                continue
+            self.message_user(request, f"The deletion of {tenant.slug} is cancelled.")
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         stored = Tenant.objects.get(pk=obj.pk)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from operations.context import log_context_bind
 from tenants.actors import Actor
 from tenants.models import ApiKey, Tenant
 from tenants.services import api_key_authenticate
@@ -24,9 +25,11 @@ def request_ip(request: HttpRequest) -> str | None:
 
 class ChatKeyAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey:
-        return api_key_authenticate(
+        key = api_key_authenticate(
             raw_key=token, required_scope=ApiKey.Scope.CHAT, ip=request_ip(request)
         )
+        log_context_bind(tenant=key.tenant.slug)
+        return key
 
 
 def request_key(request: HttpRequest) -> ApiKey:

@@ -12,6 +12,7 @@ import secrets
 from typing import Any, Literal, NoReturn
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,6 +110,11 @@ class Agent(TenantOwnedModel):
     # not empty (patterns as for Tenant.allowed_origins). Not versioned: applies at once.
     allowed_origins = models.JSONField(default=list, blank=True)
     greeting = models.CharField(max_length=500, blank=True, default="")
+    # Threads of this agent with no activity for this many days are deleted; None: the
+    # tenant's policy. Not versioned: applies at once. The shorter of the two wins.
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     starter_prompts = models.JSONField(default=list, blank=True)
     published_version = models.ForeignKey(
         "AgentVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

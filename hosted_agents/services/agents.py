@@ -298,6 +298,32 @@ def agent_set_allowed_origins(
     return agent
 
 
+@transaction.atomic
+def agent_set_retention(
+    *,
+    tenant: Tenant,
+    agent_id: int,
+    days: int | None,
+    actor: Actor = SYSTEM,
+) -> Agent:
+    """Set how many days the agent's inactive threads are kept (None: the tenant's policy).
+
+    Not versioned: it applies from the next retention run. The shorter of the agent's and
+    the tenant's policy wins (hosted_agents/services/retention.py).
+    """
+    if days is not None and days < 1:
+        raise InvalidInput("retention_days", "must be at least 1 day, or empty to keep")
+    agent = _locked_agent(tenant, agent_id)
+    before = {"retention_days": agent.retention_days}
+    agent.retention_days = days
+    agent.save(update_fields=["retention_days", "updated_at"])
+    audit_event_record(
+        tenant=tenant, actor=actor, action="agent.set_retention", target=agent,
+        before=before, after={"retention_days": days},
+    )  # fmt: skip
+    return agent
+
+
 _WORKFLOW_ID = re.compile(rf"^{WORKFLOW_ID_PREFIX}[A-Za-z0-9_-]{{1,97}}$")
 
 

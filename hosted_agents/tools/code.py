@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from chatkit_core.agents import AgentContext
 from chatkit_core.types import ProgressUpdateEvent
 from hosted_agents.long_tools import LongToolError, long_tool_run
 from hosted_agents.tools.registry import CodeTool
+from operations.metrics import tool_call_observe
 
 __all__ = [
     "LongToolRunner",
@@ -83,9 +85,15 @@ def code_function_tool(
             args, kwargs = tool.call_args(arguments)
         except (ValueError, ValidationError) as error:
             return f"Invalid arguments for {tool.name}: {error}"
+        started = time.monotonic()
         if tool.long_running:
-            return await _run_long(ctx, tool, arguments, tenant_id, run_id, long_tool_runner)
-        return await _run_here(ctx, tool, args, kwargs)
+            output, failure = await _run_long(
+                ctx, tool, arguments, tenant_id, run_id, long_tool_runner
+            )
+        else:
+            output, failure = await _run_here(ctx, tool, args, kwargs)
+        tool_call_observe(tool.name, "long" if tool.long_running else "code", started, failure)
+        return output
 
     return FunctionTool(
         name=tool.name,
@@ -98,7 +106,8 @@ def code_function_tool(
 
 async def _run_here(
     ctx: ToolContext[AgentContext[Any]], tool: CodeTool, args: list[Any], kwargs: dict[str, Any]
-) -> str:
+) -> tuple[str, str | None]:
+    """Return the output for the model and why the call failed (None when it did not)."""
     if tool.takes_context:
         args = [ctx, *args]
     try:
@@ -109,11 +118,12 @@ async def _run_here(
                 # A thread cannot be stopped: past the limit it runs on, but unheard.
                 result = await asyncio.to_thread(tool.func, *args, **kwargs)
     except TimeoutError:
-        return f"The tool {tool.name} did not finish within {tool.time_limit_seconds:g} seconds."
+        limit = tool.time_limit_seconds
+        return f"The tool {tool.name} did not finish within {limit:g} seconds.", "timeout"
     except Exception:
         logger.exception("Code tool %s failed", tool.name)
-        return f"The tool {tool.name} failed with an internal error."
-    return tool_output(result)
+        return f"The tool {tool.name} failed with an internal error.", "error"
+    return tool_output(result), None
 
 
 async def _run_long(
@@ -123,7 +133,8 @@ async def _run_long(
     tenant_id: int,
     run_id: str,
     runner: LongToolRunner | None,
-) -> str:
+) -> tuple[str, str | None]:
+    """Return the output for the model and why the call failed (None when it did not)."""
     agent_context = ctx.context
 
     async def on_progress(text: str, fraction: float | None) -> None:
@@ -143,11 +154,12 @@ async def _run_long(
             on_progress=on_progress,
         )
     except LongToolError as error:
-        return str(error)  # already a whole sentence that names the tool
+        # Already a whole sentence that names the tool.
+        return str(error), error.code
     except Exception:
         logger.exception("Long-running tool %s failed", tool.name)
-        return f"The tool {tool.name} failed with an internal error."
-    return tool_output(result)
+        return f"The tool {tool.name} failed with an internal error.", "error"
+    return tool_output(result), None
 
 
 def unavailable_code_tool(entry: dict[str, Any]) -> FunctionTool:

@@ -82,7 +82,16 @@ class ThreadItem(TenantOwnedModel):
                 fields=["tenant", "thread", "public_id"], name="thread_item_unique_public_id"
             )
         ]
-        indexes = [models.Index(fields=["thread", "created_at", "id"], name="thread_item_page")]
+        indexes = [
+            models.Index(fields=["thread", "created_at", "id"], name="thread_item_page"),
+            # The stuck-run sweep looks across tenants for recent user messages left
+            # without an answer (hosted_agents/stuck_runs.py).
+            models.Index(
+                fields=["created_at"],
+                name="thread_item_user_recent",
+                condition=models.Q(type="user_message"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.public_id

@@ -3,6 +3,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from tenants.models.base import TenantOwnedModel
@@ -57,6 +58,16 @@ class Tenant(models.Model):
     # None means no limit.
     monthly_token_quota = models.PositiveBigIntegerField(null=True, blank=True)
     requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    # Threads with no activity for this many days are deleted (hosted_agents.retention);
+    # None keeps them forever. An agent's own policy applies instead when it is shorter.
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    # Set by `tenant_deletion_schedule`: the tenant is suspended meanwhile and purged, with
+    # everything it owns, once this time has passed; `tenant_deletion_cancel` clears it.
+    deletion_due_at = models.DateTimeField(null=True, blank=True)
+    # The status to go back to when the deletion is cancelled.
+    status_before_deletion = models.CharField(max_length=20, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -31,6 +31,12 @@ from tenants.services.provider_credentials import (
     provider_credential_delete,
     provider_credential_update,
 )
+from tenants.services.tenant_deletion import (
+    tenant_deletion_cancel,
+    tenant_deletion_schedule,
+    tenant_purge,
+    tenants_purge_due,
+)
 from tenants.services.tenants import (
     membership_add,
     membership_remove,
@@ -69,8 +75,12 @@ __all__ = [
     "provider_credential_delete",
     "provider_credential_update",
     "tenant_create",
+    "tenant_deletion_cancel",
+    "tenant_deletion_schedule",
+    "tenant_purge",
     "tenant_set_status",
     "tenant_update",
+    "tenants_purge_due",
     "thread_delete",
     "thread_items_mark_origin",
     "user_get_or_create",

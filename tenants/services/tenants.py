@@ -23,6 +23,7 @@ def _summary(tenant: Tenant) -> dict[str, Any]:
         "allowed_origins": list(tenant.allowed_origins),
         "monthly_token_quota": tenant.monthly_token_quota,
         "requests_per_minute": tenant.requests_per_minute,
+        "retention_days": tenant.retention_days,
     }
 
 
@@ -98,13 +99,18 @@ def _check(tenant: Tenant) -> None:
             not isinstance(value, int) or isinstance(value, bool) or value < 0
         ):
             raise InvalidInput(quota, "must be a whole number of at least 0, or empty")
+    days = tenant.retention_days
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
+        raise InvalidInput("retention_days", "must be a whole number of days, at least 1, or empty")
 
 
 TENANT = RowSpec(
     model=Tenant,
     entity="tenant",
     action="tenant",
-    fields=frozenset({"name", "allowed_origins", "monthly_token_quota", "requests_per_minute"}),
+    fields=frozenset(
+        {"name", "allowed_origins", "monthly_token_quota", "requests_per_minute", "retention_days"}
+    ),
     summary=_summary,
     check=_check,
     setters={"allowed_origins": _set_origins},
