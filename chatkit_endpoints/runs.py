@@ -14,7 +14,9 @@ process does not lock a thread for long.
 Following a run (`run_follow`): join the thread's group, ask the run's channel for a replay
 of the events so far, then take the live events the run publishes to the group. Events are
 numbered, so those that both the replay and the group carry are written once. The group
-(`thread_group`) is also what the console's live view listens to.
+(`thread_group`) is also what the console's live view listens to. A follower that has heard
+nothing for PING_SECONDS pings the run's channel: a run whose process died (killed, OOM)
+never answers, and the follower then ends with an error event instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ REFRESH_SECONDS = 20
 # How long a finished run still answers replay requests from followers that found it late.
 REPLAY_GRACE_SECONDS = 5
 REPLAY_TIMEOUT_SECONDS = 10
+# Silence after which a follower asks the run whether it is still there (a long tool call
+# can keep a live run quiet for minutes).
+PING_SECONDS = 10
+RECEIVE_ATTEMPTS = 3
 
 _ERROR_EVENT = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 _UNREACHABLE = (
@@ -233,9 +239,17 @@ class DetachedRun:
                 message = await layer.receive(self.channel)
         except TimeoutError:
             return
+        except Exception:
+            # A loaded Redis can time a read out (redis.TimeoutError). The loop must go on:
+            # it answers followers and keeps the thread's registration (its lock) alive.
+            logger.warning("Receiving on a run's channel failed", exc_info=True)
+            await asyncio.sleep(1)  # not a busy loop while Redis is down
+            return
         if message.get("type") == "run.replay":
             reply = {"type": "run.replay", "chunks": list(self.chunks), "done": self.done}
             await _quietly(layer.send(message["reply_to"], reply))
+        elif message.get("type") == "run.ping":
+            await _quietly(layer.send(message["reply_to"], {"type": "run.pong"}))
 
 
 async def _quietly(awaitable: Any) -> None:
@@ -254,16 +268,37 @@ async def run_follow(key: RunKey, run_channel: str) -> AsyncIterator[bytes]:
     try:
         await layer.send(run_channel, {"type": "run.replay", "reply_to": me})
         follower = _Follower()
+        pinged = False
+        failures = 0
         while not follower.finished:
+            # Until the replay came, or after a ping: the run must answer soon, or it is gone.
+            waiting = not follower.replayed or pinged
             try:
-                timeout = None if follower.replayed else REPLAY_TIMEOUT_SECONDS
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(REPLAY_TIMEOUT_SECONDS if waiting else PING_SECONDS):
                     message = await layer.receive(me)
             except TimeoutError:
-                yield _UNREACHABLE
-                return
+                if waiting:
+                    yield _UNREACHABLE
+                    return
+                await layer.send(run_channel, {"type": "run.ping", "reply_to": me})
+                pinged = True
+                continue
+            except Exception:
+                # A loaded Redis can time a read out (redis.TimeoutError): try again a little.
+                failures += 1
+                if failures >= RECEIVE_ATTEMPTS:
+                    raise
+                logger.warning("Receiving a followed run's events failed", exc_info=True)
+                continue
+            failures = 0
+            # Any message comes from the run (its replies, its events): it is alive.
+            pinged = False
             for chunk in follower.take(message):
                 yield chunk
+    except Exception:
+        # The channel layer failed us: say so rather than end as if the answer were complete.
+        logger.exception("Following a run failed")
+        yield _UNREACHABLE
     finally:
         with contextlib.suppress(Exception):
             await layer.group_discard(key.group, me)
@@ -281,6 +316,8 @@ class _Follower:
 
     def take(self, message: dict[str, Any]) -> list[bytes]:
         kind = message.get("type")
+        if kind == "run.pong":
+            return []
         if kind == "run.replay":
             self.replayed = True
             out = list(message["chunks"])

@@ -203,6 +203,8 @@ TEMPLATES = [
 DATABASES = {"default": DATABASE.as_django() | {"CONN_HEALTH_CHECKS": False}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Seconds; well above channels-redis's blocking read of 5 s (RedisChannelLayer.brpop_timeout).
+CHANNEL_LAYER_READ_TIMEOUT = 30.0
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -211,10 +213,16 @@ if REDIS_URL:
             "KEY_PREFIX": "ckp",
         }
     }
+    # channels-redis waits for messages with 5 s blocking reads (BZPOPMIN), and redis-py 8
+    # times socket reads out after 5 s by default: on a busy host the client then gives up
+    # first, drops the connection and can lose the message. A longer read timeout avoids it.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "ckp"},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_READ_TIMEOUT}],
+                "prefix": "ckp",
+            },
         }
     }
 else:
