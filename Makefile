@@ -27,7 +27,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy chatkit_core tenants hosted_agents chatkit_platform chatkit_endpoints console management_api
+	$(BIN)/mypy chatkit_core tenants hosted_agents chatkit_platform chatkit_endpoints console management_api operations
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

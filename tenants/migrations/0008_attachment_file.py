@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='attachment',
             name='file',
-            field=models.FileField(blank=True, default='', max_length=300, upload_to=''),
+            field=models.FileField(blank=True, db_default='', default='', max_length=300, upload_to=''),
         ),
     ]

@@ -123,7 +123,8 @@ class Attachment(TenantOwnedModel):
     data = models.JSONField()
     # The uploaded bytes, through Django's storage API (STORAGES["default"]); empty until
     # the upload, which happens once (tenants/services/attachments.py).
-    file = models.FileField(max_length=300, blank=True, default="")
+    # db_default: a running older release inserts rows without this column.
+    file = models.FileField(max_length=300, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

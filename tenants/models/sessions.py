@@ -51,7 +51,8 @@ class ClientSession(TenantOwnedModel):
     version = models.PositiveIntegerField(null=True, blank=True)
     # The console's playground only: serve the agent's current draft instead of a version
     # (never set by the sessions API). Items it answers record version 0.
-    serves_draft = models.BooleanField(default=False)
+    # db_default: a running older release inserts rows without this column.
+    serves_draft = models.BooleanField(default=False, db_default=False)
     state_variables = models.JSONField(default=dict, blank=True)
     tracing_enabled = models.BooleanField(default=True)
     expires_at = models.DateTimeField()

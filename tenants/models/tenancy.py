@@ -67,7 +67,8 @@ class Tenant(models.Model):
     # everything it owns, once this time has passed; `tenant_deletion_cancel` clears it.
     deletion_due_at = models.DateTimeField(null=True, blank=True)
     # The status to go back to when the deletion is cancelled.
-    status_before_deletion = models.CharField(max_length=20, blank=True, default="")
+    # db_default: a running older release inserts rows without this column.
+    status_before_deletion = models.CharField(max_length=20, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
