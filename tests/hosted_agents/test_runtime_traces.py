@@ -9,7 +9,11 @@ from unittest import mock
 import pytest
 from agents.tracing import get_trace_provider
 from agents.tracing.processors import BackendSpanExporter
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
 
 from hosted_agents.models import Agent, RunSpan
 from hosted_agents.selectors import run_traces_of_thread
@@ -125,3 +129,22 @@ async def test_the_trace_api_groups_spans_per_answer_and_goes_with_its_thread(
 
 
 _ = (no_platform_key, openai_stub)  # fixtures shared with test_runtime.py
+
+
+def test_the_admin_transcript_shows_each_answers_trace(
+    acme: Tenant, openai_stub: OpenAIStub, client: Client
+) -> None:
+    agent = async_to_sync(calculator_agent)(acme, openai_stub.base_url)
+    openai_stub.add(FunctionCall("calculator", {"expression": "2 + 2"}))
+    openai_stub.add("Four.")
+    events = async_to_sync(chat_for(agent).create)("2 + 2?")
+    thread = Thread.objects.for_tenant(acme).get(public_id=thread_id_of(events))
+    root = get_user_model()._default_manager.create_superuser("root", "root@example.com", "pw")
+    client.force_login(root)
+
+    html = client.get(reverse("admin:tenants_thread_change", args=[thread.pk])).content.decode()
+
+    assert "Trace trace_" in html
+    assert "model gpt-4.1: " in html and " ms" in html
+    assert "tool calculator({&quot;expression&quot;: &quot;2 + 2&quot;}) -&gt; " in html
+    assert html.index("Four.") < html.index("tool calculator")
