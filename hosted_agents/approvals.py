@@ -13,7 +13,9 @@ Life of an approval:
 2. the runtime shows the end user a widget (`approval_widget`: the tool, its arguments,
    Approve / Reject) and saves the run's `RunState` as a `PendingApproval`, in the turn's
    second hop;
-3. a Approve or Reject click comes back as `threads.custom_action` (`APPROVAL_ACTION`) to
+   One approval covers every call the run stopped at (models may call tools in
+   parallel): the card lists them all, and the decision applies to each;
+3. an Approve or Reject click comes back as `threads.custom_action` (`APPROVAL_ACTION`) to
    any web process: `pending_approval_decide` claims the row (pending -> decided, exactly
    one row changed, so a second click is refused with `ApprovalDecided`) and audits it;
 4. the runtime resumes the run from the saved state: the tool runs on Approve, and on
@@ -151,15 +153,9 @@ def pending_approval_decide(
         raise ObjectNotFound("approval", approval_id)
     if not claimed:
         raise ApprovalDecided(approval_id, approval.status)
-    version = (
-        None
-        if approval.thread.agent_id is None
-        else (
-            AgentVersion.objects.for_tenant(tenant)
-            .filter(agent_id=approval.thread.agent_id, number=approval.agent_version)
-            .first()
-        )
-    )
+    versions = AgentVersion.objects.for_tenant(tenant).filter(number=approval.agent_version)
+    agent_id = approval.thread.agent_id
+    version = None if agent_id is None else versions.filter(agent_id=agent_id).first()
     if version is None:
         raise ObjectNotFound("agent version", approval.agent_version)
     audit_event_record(

@@ -17,7 +17,9 @@ from hosted_agents.approvals import APPROVAL_ACTION, REJECTION_MESSAGE
 from hosted_agents.models import Agent, PendingApproval
 from hosted_agents.services import agent_update
 from hosted_agents.tools.registry import code_tool
+from tenants.admin_transcript import item_text
 from tenants.models import Tenant
+from tenants.services import thread_delete
 from tests.hosted_agents.test_runtime import (
     assistant_text,
     audit_actions,
@@ -153,8 +155,11 @@ async def test_approve_in_another_process_runs_the_tool_once_and_finishes_the_an
     assert "You approved this." in json.dumps(replaced["widget"])
     [approved] = await audit_actions(acme, "tool_call.approved")
     assert approved.after["calls"][0]["tool"] == "test_refund"
-    stored = [item["type"] for item in await chat_for(agent).items(thread_id)]
-    assert stored == ["user_message", "widget", "assistant_message"]
+    stored = await chat_for(agent).items(thread_id)
+    assert [item["type"] for item in stored] == ["user_message", "widget", "assistant_message"]
+    # The transcript (the item data, and the admin's text of it) says what was decided.
+    transcript = item_text("widget", stored[1])
+    assert "test_refund" in transcript and "You approved this." in transcript
 
     again = await click(agent, thread_id, widget, "Approve")
 
@@ -214,6 +219,15 @@ async def test_a_forged_approval_id_is_refused_with_a_clear_error(
 
     assert errors(events)[0]["message"] == "This approval request does not exist."
     assert REFUNDS == []
+
+
+async def test_a_paused_run_goes_with_its_thread(acme: Tenant, openai_stub: OpenAIStub) -> None:
+    agent = await asking_agent(acme, openai_stub.base_url)
+    thread_id, _, _ = await paused_turn(agent, openai_stub)
+
+    await database_sync_to_async(thread_delete)(tenant=acme, thread_id=thread_id)
+
+    assert not await database_sync_to_async(PendingApproval.objects.for_tenant(acme).exists)()
 
 
 def test_a_client_tool_cannot_ask_for_approval(acme: Tenant) -> None:
