@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 
 from chatkit_core.store import NotFoundError
 from hosted_agents.approvals import APPROVAL_ACTION, REJECTION_MESSAGE
-from hosted_agents.models import Agent, PendingApproval
+from hosted_agents.models import Agent, PendingApproval, RunSpan
 from hosted_agents.services import agent_update
 from hosted_agents.tools.registry import code_tool
 from tenants.admin_transcript import item_text
@@ -157,6 +157,14 @@ async def test_approve_in_another_process_runs_the_tool_once_and_finishes_the_an
     assert approved.after["calls"][0]["tool"] == "test_refund"
     stored = await chat_for(agent).items(thread_id)
     assert [item["type"] for item in stored] == ["user_message", "widget", "assistant_message"]
+    # The resumed run has its own trace, linked to its answer: the tool ran in it.
+    answer = stored[2]["id"]
+    spans = await database_sync_to_async(list)(
+        RunSpan.objects.for_tenant(acme).filter(item_id=answer, kind="tool")
+    )
+    assert [(span.name, json.loads(span.data["result"])) for span in spans] == [
+        ("test_refund", {"refunded": 30, "order": "A-17"})
+    ]
     # The transcript (the item data, and the admin's text of it) says what was decided.
     transcript = item_text("widget", stored[1])
     assert "test_refund" in transcript and "You approved this." in transcript
