@@ -3,8 +3,10 @@
 The policy is per tool, in the agent's definition (`Agent.tool_approvals`, {name: "ask"}),
 frozen into each tool entry of a version as `approval` ("ask" or "auto"). `approval_asked`
 is the one hook the runtime reads when it builds a tool, for every kind: code and HTTP
-tools now, MCP tools the same way once an MCP server's entry carries its approval list
-(`approval_asked(entry, tool_name)` looks in `entry["require_approval"]` too).
+tools (`tools_build` sets `FunctionTool.needs_approval`), and MCP tools, whose frozen
+server entry lists the names that ask (`approval_tools`): `approval_asked(entry, name)`
+answers for one of them, and `mcp_require_approval(entry)` is the `require_approval`
+argument of openai-agents' MCP server classes. Every kind then pauses the same way.
 
 Life of an approval:
 
@@ -49,6 +51,7 @@ __all__ = [
     "approval_asked",
     "approval_id_generate",
     "approval_widget",
+    "mcp_require_approval",
     "pending_approval_decide",
 ]
 
@@ -68,8 +71,18 @@ def approval_asked(entry: dict[str, Any], tool_name: str | None = None) -> bool:
     """
     if entry.get("approval") == "ask":
         return True
-    names = entry.get("require_approval")
+    names = entry.get("approval_tools")
     return isinstance(names, list) and tool_name is not None and tool_name in names
+
+
+def mcp_require_approval(entry: dict[str, Any]) -> dict[str, Literal["always", "never"]]:
+    """Return an MCP server entry's policy as openai-agents' `require_approval` takes it."""
+    names = [tool.get("name") for tool in entry.get("tools") or [] if isinstance(tool, dict)]
+    return {
+        str(name): "always" if approval_asked(entry, str(name)) else "never"
+        for name in names
+        if name
+    }
 
 
 def approval_id_generate() -> str:

@@ -252,3 +252,17 @@ def test_a_client_tool_cannot_ask_for_approval(acme: Tenant) -> None:
 
 
 _ = (no_platform_key, openai_stub)  # fixtures shared with test_runtime.py
+
+
+def test_an_mcp_servers_approval_list_is_read_by_the_same_hook() -> None:
+    from hosted_agents.approvals import approval_asked, mcp_require_approval
+
+    entry = {
+        "name": "bookings",
+        "tools": [{"name": "search"}, {"name": "book"}],
+        "approval_tools": ["book"],
+    }
+
+    assert (approval_asked(entry, "book"), approval_asked(entry, "search")) == (True, False)
+    assert mcp_require_approval(entry) == {"search": "never", "book": "always"}
+    assert approval_asked({"kind": "http", "name": "refund", "approval": "ask"})
