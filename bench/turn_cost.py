@@ -332,7 +332,10 @@ async def _runner_and_bridge() -> int:
     from chatkit_core.types import ThreadMetadata
 
     thread = ThreadMetadata(id="thr_layer", created_at=datetime.now(UTC))
-    context = core_agents.AgentContext(thread=thread, store=MemoryStore(), request_context=None)
+    store: MemoryStore[None] = MemoryStore()
+    # The bridge reads the thread's open workflow from the store: the thread must be there.
+    await store.save_thread(thread, None)
+    context = core_agents.AgentContext(thread=thread, store=store, request_context=None)
     result = Runner.run_streamed(
         _sdk_agent(core_agents), [{"role": "user", "content": TEXT}], context=context
     )
