@@ -45,6 +45,7 @@ from agents.exceptions import AgentsException, MaxTurnsExceeded
 from agents.items import ToolApprovalItem
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from pydantic import BaseModel, ValidationError
 
@@ -832,20 +833,25 @@ def _resume_start(
     thread: ThreadMetadata,
     payload: _ApprovalPayload,
 ) -> tuple[RunPlan, ResumeSource]:
-    """Write what the store holds, record the decision, plan the paused version (sync)."""
+    """Write what the store holds, record the decision, plan the paused version (sync).
+
+    One transaction: a run refused now (a suspended tenant, a quota used up) leaves the
+    approval pending, to be decided again later.
+    """
     store.write(turn)
     thread_pk = None if turn is None else turn.thread_pks.get(thread.id)
     if thread_pk is None:
         thread_pk = Thread.objects.for_tenant(store.tenant).get(public_id=thread.id).pk
-    source = pending_approval_decide(
-        tenant=store.tenant,
-        thread_pk=thread_pk,
-        approval_id=payload.approval_id,
-        end_user_id=context.end_user_id,
-        decision=payload.decision,
-        actor=_actor(context),
-    )
-    return _plan_of(context.tenant, context.agent, source.version), source
+    with transaction.atomic():
+        source = pending_approval_decide(
+            tenant=store.tenant,
+            thread_pk=thread_pk,
+            approval_id=payload.approval_id,
+            end_user_id=context.end_user_id,
+            decision=payload.decision,
+            actor=_actor(context),
+        )
+        return _plan_of(context.tenant, context.agent, source.version), source
 
 
 def _actor(context: RequestContext) -> Actor:

@@ -19,7 +19,7 @@ from hosted_agents.services import agent_update
 from hosted_agents.tools.registry import code_tool
 from tenants.admin_transcript import item_text
 from tenants.models import Tenant
-from tenants.services import thread_delete
+from tenants.services import tenant_set_status, thread_delete
 from tests.hosted_agents.test_runtime import (
     assistant_text,
     audit_actions,
@@ -226,6 +226,23 @@ async def test_a_forged_approval_id_is_refused_with_a_clear_error(
     )
 
     assert errors(events)[0]["message"] == "This approval request does not exist."
+    assert REFUNDS == []
+
+
+async def test_a_decision_on_a_suspended_workspace_is_refused_and_stays_pending(
+    acme: Tenant, openai_stub: OpenAIStub
+) -> None:
+    agent = await asking_agent(acme, openai_stub.base_url)
+    thread_id, widget, _ = await paused_turn(agent, openai_stub)
+    await database_sync_to_async(tenant_set_status)(tenant=acme, status="suspended")
+    agent.tenant.status = "suspended"  # as authentication would read it
+
+    events = await click(agent, thread_id, widget, "Approve")
+
+    assert "suspended" in errors(events)[0]["message"]
+    approval = await database_sync_to_async(PendingApproval.objects.for_tenant(acme).get)()
+    assert approval.status == "pending"
+    assert await audit_actions(acme, "tool_call.approved") == []
     assert REFUNDS == []
 
 
