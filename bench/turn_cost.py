@@ -140,34 +140,37 @@ class Platform:
     lookup: Callable[[], Any]
     busy_threads: list[str]
     listed_thread: str
+    # The endpoint's request headers: the API key and the end user.
+    headers: dict[bytes, bytes]
 
 
 def _seed_platform(requests: int, runs: int) -> Platform:
     from chatkit_core.types import AssistantMessageItem, UserMessageItem
-    from hosted_agents.models import Agent
-    from hosted_agents.runtime import RequestContext
+    from hosted_agents.chat_access import ApiKeyCredential, chat_context_build
     from hosted_agents.services import agent_create, agent_publish
-    from tenants.models import Tenant, Thread, ThreadItem
+    from tenants.actors import Actor
+    from tenants.models import ApiKey, Tenant, Thread, ThreadItem
+    from tenants.services import api_key_create
 
     tenant = Tenant.objects.create(slug="bench", name="Bench")
     agent = agent_create(tenant=tenant, slug="demo", name="Demo", instructions=INSTRUCTIONS)
     agent_publish(tenant=tenant, agent_id=agent.pk)
 
+    issued = api_key_create(
+        tenant=tenant, name="bench", scopes=[ApiKey.Scope.CHAT], actor=Actor.system()
+    )
+    credential = ApiKeyCredential(issued.raw, ip="127.0.0.1")
+
     def lookup() -> Any:
-        # What authentication and the agent lookup would hand the runtime: one statement.
-        row = (
-            Agent.unscoped.select_related("tenant", "published_version")
-            .filter(tenant__slug="bench", slug="demo")
-            .get()
+        # What the endpoint does for every request: the API key, its tenant, the agent and
+        # its published version, checked and loaded in one statement (chat_access).
+        access = chat_context_build(
+            tenant_slug="bench", agent_slug="demo", end_user_id="bench-user", credential=credential
         )
-        return RequestContext(
-            tenant=row.tenant,
-            agent=row,
-            end_user_id="bench-user",
-            published_version=row.published_version,
-        )
+        return access.context
 
     context = lookup()
+    assert context.published_version is not None or context.agent.published_version_id
     # Threads of 20 items for add_user_message (one per request), then the listed ones.
     count = (requests + WARM_UP) * runs + WARM_UP + LISTED_THREADS
     owner = {"agent": agent, "agent_slug": agent.slug, "end_user_id": "bench-user"}
@@ -212,7 +215,8 @@ def _seed_platform(requests: int, runs: int) -> Platform:
             )
     ThreadItem.objects.for_tenant(tenant).bulk_create(rows, batch_size=2000)
     ids = [thread.public_id for thread in threads]
-    return Platform(context, lookup, ids[:-LISTED_THREADS], ids[-1])
+    headers = {b"authorization": f"Bearer {issued.raw}".encode(), b"x-chatkit-user": b"bench-user"}
+    return Platform(context, lookup, ids[:-LISTED_THREADS], ids[-1], headers)
 
 
 # --- the contestants -----------------------------------------------------------------------
@@ -333,7 +337,7 @@ async def _runner_and_bridge() -> int:
 
     thread = ThreadMetadata(id="thr_layer", created_at=datetime.now(UTC))
     store: MemoryStore[None] = MemoryStore()
-    # The bridge reads the thread's open workflow from the store: the thread must be there.
+    # The bridge reads the thread's items when the answer ends (as the official one does).
     await store.save_thread(thread, None)
     context = core_agents.AgentContext(thread=thread, store=store, request_context=None)
     result = Runner.run_streamed(
@@ -477,10 +481,11 @@ async def _measure(cases: list[Case], requests: int, runs: int) -> dict[str, Fig
 
 async def _run(args: argparse.Namespace, platform_: Platform) -> str:
     import core_throughput
-    from asgiref.sync import sync_to_async
 
     from chatkit_core.store import MemoryStore
+    from chatkit_endpoints.consumers import _admit_hop
     from hosted_agents.runtime import PlatformChatKitServer
+    from tenants.store import orm_hop
 
     official_sdk, core_sdk = (
         core_throughput.Sdk.load("chatkit"),
@@ -532,7 +537,25 @@ async def _run(args: argparse.Namespace, platform_: Platform) -> str:
         return await _drain(await core.process(_add_message(next(core_busy)), None))
 
     async def lookup() -> Any:
-        return await sync_to_async(platform_.lookup)()
+        return await orm_hop(platform_.lookup)
+
+    async def as_the_endpoint(body: bytes) -> int:
+        # What the endpoint's consumer does: authentication, with the list's read made in
+        # the same hop (chatkit_endpoints/consumers.py), then process().
+        access, server = await _admit_hop(
+            headers=platform_.headers,
+            tenant_slug="bench",
+            agent_slug="demo",
+            ip="127.0.0.1",
+            read_ahead=body,
+        )
+        return await _drain(await server.process(body, access.context))
+
+    async def our_threads_authenticated() -> int:
+        return await as_the_endpoint(THREADS_LIST)
+
+    async def our_items_authenticated() -> int:
+        return await as_the_endpoint(_items_list(platform_.listed_thread))
 
     events = await _runner_and_bridge()
     runner_events = await _runner_alone()
@@ -550,6 +573,8 @@ async def _run(args: argparse.Namespace, platform_: Platform) -> str:
         Case("ours items.list", our_items, True),
         Case("theirs items.list", their_items),
         Case("lookup", lookup, True),
+        Case("ours threads.list + auth", our_threads_authenticated, True),
+        Case("ours items.list + auth", our_items_authenticated, True),
     ]
     figures = await _measure(cases, args.requests, args.runs)
     counted = {
@@ -557,7 +582,9 @@ async def _run(args: argparse.Namespace, platform_: Platform) -> str:
         "threads.add_user_message, 20 items": await _count(our_message),
         "threads.list": await _count(our_threads),
         "items.list": await _count(our_items),
-        "request context lookup": await _count(lookup),
+        "authentication (API key, tenant, agent, version)": await _count(lookup),
+        "threads.list with authentication": await _count(our_threads_authenticated),
+        "items.list with authentication": await _count(our_items_authenticated),
     }
     return _report(args, figures, counted, events, runner_events)
 
@@ -588,6 +615,8 @@ def _report(
         ("threads.add_user_message, 20 items", "ours message", "theirs message"),
         ("threads.list", "ours threads.list", "theirs threads.list"),
         ("items.list", "ours items.list", "theirs items.list"),
+        ("threads.list with authentication", "ours threads.list + auth", "theirs threads.list"),
+        ("items.list with authentication", "ours items.list + auth", "theirs items.list"),
     ]
     for label, our_key, their_key in pairs:
         ours, theirs = f[our_key], f[their_key]
@@ -598,7 +627,7 @@ def _report(
         )
     lookup = f["lookup"]
     lines += [
-        f"| request context lookup (tenant, agent, version) | {lookup.cpu_ms:.2f} "
+        f"| authentication alone (API key, tenant, agent, version) | {lookup.cpu_ms:.2f} "
         f"| {lookup.wall_ms:.2f} | {_fmt(lookup.pg_ms)} | | | | |",
         "",
         "Layers of a streamed `threads.create` (CPU per turn):",

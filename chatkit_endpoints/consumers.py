@@ -58,6 +58,8 @@ STREAMING_TYPES = frozenset(
         "threads.custom_action",
     }
 )
+# Requests whose one read is made in the hop that authenticates them.
+READ_AHEAD_TYPES = frozenset({"threads.list", "items.list"})
 KEEPALIVE = b": keep-alive\n\n"
 _JSON = (b"content-type", b"application/json")
 _SSE_HEADERS = [
@@ -148,15 +150,24 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
     async def serve(self, body: bytes) -> None:
         raise NotImplementedError
 
-    async def admit(self) -> ChatAccess:
-        """Authenticate, check the Origin and count the request; return the caller's access."""
+    async def admit(
+        self, read_ahead: bytes | None = None
+    ) -> tuple[ChatAccess, PlatformChatKitServer]:
+        """Authenticate, check the Origin and count the request; return the caller's access
+        and the server for it.
+
+        `read_ahead`: a list request whose read is made in the authentication's hop (see
+        `PlatformChatKitServer.prefetch`), so that it needs no hop of its own. It is made
+        before the Origin and the limits are checked; a refusal drops what was read.
+        """
         kwargs = self.path_kwargs
         client = self.scope.get("client")
-        access: ChatAccess = await database_sync_to_async(authenticate)(
+        access, server = await _admit_hop(
             headers=self.headers,
             tenant_slug=kwargs["tenant"],
             agent_slug=kwargs["agent"],
             ip=client[0] if client else None,
+            read_ahead=read_ahead,
         )
         origin = self.headers.get(b"origin")
         if origin is not None:
@@ -164,7 +175,7 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
                 origin.decode("latin-1"), access.context.tenant, access.context.agent, self.scope
             )
         await rate_limit_enforce(access)
-        return access
+        return access, server
 
     async def _preflight(self) -> None:
         kwargs = self.path_kwargs
@@ -227,13 +238,12 @@ class ChatKitConsumer(_EndpointConsumer):
             raise EndpointError(
                 415, "unsupported_media_type", "Send the request as Content-Type: application/json."
             )
-        access = await self.admit()
-        context = access.context
         kind, thread_id = _peek(body)
+        access, server = await self.admit(body if kind in READ_AHEAD_TYPES else None)
+        context = access.context
         streaming = kind in STREAMING_TYPES
         if streaming:
             await quota_enforce(context.tenant)
-        server = PlatformChatKitServer.for_request(context)
         owner = RunKey(context.tenant.pk, context.agent.pk, context.end_user_id, thread_id or "")
         channel = None
         if streaming and thread_id:
@@ -273,13 +283,12 @@ class ThreadStreamConsumer(_EndpointConsumer):
     methods = ("GET",)
 
     async def serve(self, body: bytes) -> None:
-        access = await self.admit()
+        access, server = await self.admit()
         context = access.context
         thread_id = self.path_kwargs["thread"]
         key = RunKey(context.tenant.pk, context.agent.pk, context.end_user_id, thread_id)
         run_channel = await run_lookup(key)
         if run_channel is None:
-            server = PlatformChatKitServer.for_request(context)
             try:
                 await server.store.load_thread(thread_id, context)
             except NotFoundError as error:
@@ -294,6 +303,25 @@ class ThreadStreamConsumer(_EndpointConsumer):
         finally:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
+
+
+def _admit_sync(
+    *,
+    headers: dict[bytes, bytes],
+    tenant_slug: str,
+    agent_slug: str,
+    ip: str | None,
+    read_ahead: bytes | None,
+) -> tuple[ChatAccess, PlatformChatKitServer]:
+    access = authenticate(headers=headers, tenant_slug=tenant_slug, agent_slug=agent_slug, ip=ip)
+    server = PlatformChatKitServer.for_request(access.context)
+    if read_ahead is not None:
+        server.prefetch(read_ahead)
+    return access, server
+
+
+# One hop, one statement for the credential (see auth.py), and a list's read with it.
+_admit_hop = database_sync_to_async(_admit_sync)
 
 
 async def _pump(source: AsyncIterator[bytes], queue: asyncio.Queue[bytes | None]) -> None:

@@ -308,3 +308,54 @@ LOGGING = {
 if "pytest" in sys.modules:
     # Tests hash many passwords; the fast hasher keeps the suite quick.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Console (issue 13): sign-in, mail, CSP, htmx -----------------------------
+# One block, so that the console's settings are read in one place: it adds its apps,
+# middleware and context processor to the lists above instead of editing them.
+
+INSTALLED_APPS += ["django.contrib.humanize", "django_htmx", "csp"]
+# After the auth middleware (the CSP header does not depend on it, `request.htmx` neither).
+MIDDLEWARE += ["django_htmx.middleware.HtmxMiddleware", "csp.middleware.CSPMiddleware"]
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("console.context_processors.console")  # type: ignore[index]
+LOGIN_REDIRECT_URL = "/console/"
+LOGOUT_REDIRECT_URL = "/console/login/"
+# The console's own policy: scripts and styles from this platform only (no inline script,
+# style or handler anywhere in its templates); htmx and the copy button are static files.
+# The admin and the API docs page (Swagger UI sets inline styles) keep Django's defaults.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/admin/", "/api/v1/docs"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+try:
+    # Sign-in throttle: failures per username and per client address within the window.
+    CONSOLE_LOGIN_FAILURES_PER_USER = env_int("CONSOLE_LOGIN_FAILURES_PER_USER", 5, minimum=1)
+    CONSOLE_LOGIN_FAILURES_PER_IP = env_int("CONSOLE_LOGIN_FAILURES_PER_IP", 20, minimum=1)
+    CONSOLE_LOGIN_WINDOW_SECONDS = env_int("CONSOLE_LOGIN_WINDOW_SECONDS", 900, minimum=1)
+    # How long an invitation link to join a tenant stays valid.
+    INVITE_MAX_AGE_SECONDS = env_int("INVITE_MAX_AGE_SECONDS", 7 * 86400, minimum=60)
+    # Password reset and invitation mail. Without EMAIL_HOST, mail is written to the log
+    # (development) instead of being sent.
+    EMAIL_HOST = env_str("EMAIL_HOST")
+    EMAIL_BACKEND = (
+        "django.core.mail.backends.smtp.EmailBackend"
+        if EMAIL_HOST
+        else "django.core.mail.backends.console.EmailBackend"
+    )
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "chatkit-platform@localhost"
+except ConfigError as error:
+    raise SystemExit(f"Configuration error: {error}") from None

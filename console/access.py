@@ -29,6 +29,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_htmx.middleware import HtmxDetails
 
 from tenants.actors import Actor
 from tenants.models import Membership, Tenant
@@ -36,6 +37,7 @@ from tenants.models import Membership, Tenant
 __all__ = [
     "ROLE_RANK",
     "ConsoleContext",
+    "ConsoleRequest",
     "console_get_or_404",
     "console_view",
     "request_ip",
@@ -72,12 +74,26 @@ class ConsoleContext:
         return self.membership.role == Membership.Role.OWNER
 
 
+class ConsoleRequest(HttpRequest):
+    """The request a console view gets, for type checkers: annotate views with it.
+
+    `console` is set by `console_view`; `htmx` by django-htmx's middleware.
+    """
+
+    console: ConsoleContext
+    htmx: HtmxDetails
+
+
 def request_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
 def console_view(role: str = Membership.Role.VIEWER) -> Callable[[View], View]:
-    """Wrap a console view that takes the tenant slug as its `tenant` URL argument."""
+    """Wrap a console view that takes the tenant slug as its `tenant` URL argument.
+
+    The view itself gets no `tenant` argument: it reads `request.console` (annotate it as
+    `ConsoleRequest`). The wrapper carries `console_role`, which the URL-conf test reads.
+    """
     if role not in ROLE_RANK:
         raise ValueError(f"unknown role {role!r}")
     needed = ROLE_RANK[Membership.Role(role)]

@@ -41,6 +41,7 @@ from tenants.exceptions import (
 )
 from tenants.key_format import CLIENT_SECRET_PREFIX, key_hash, key_lookup_id
 from tenants.models import ApiKey, ClientSession
+from tenants.prepared import PreparedQuery
 from tenants.services.api_keys import api_key_authenticate, api_key_touch
 
 __all__ = [
@@ -126,8 +127,11 @@ def _operator_access(tenant_slug: str, agent_slug: str, end_user_id: str) -> Cha
     agent = _agents(tenant_slug, agent_slug).first()
     if agent is None:
         raise ObjectNotFound("agent", f"{tenant_slug}/{agent_slug}")
-    context = RequestContext(tenant=agent.tenant, agent=agent, end_user_id=end_user_id)
-    return ChatAccess(context, _served_version(agent), credential_key="operator")
+    version = _served_version(agent)
+    context = RequestContext(
+        tenant=agent.tenant, agent=agent, end_user_id=end_user_id, published_version=version
+    )
+    return ChatAccess(context, version, credential_key="operator")
 
 
 def _api_key_access(
@@ -140,10 +144,8 @@ def _api_key_access(
     # One statement: the agent, its tenant and published version, and every key of that
     # tenant sharing the lookup id (usually one), whose hash is then compared in constant
     # time. The annotations reuse the join of the filter, so each row is one key.
-    rows = list(
-        _agents(tenant_slug, agent_slug)
-        .filter(tenant__api_keys__lookup_id=lookup_id)
-        .annotate(**_KEY_FIELDS)
+    rows = _API_KEY_ROWS.objects(
+        tenant_slug=tenant_slug, agent_slug=agent_slug, lookup_id=lookup_id
     )
     agent = next((row for row in rows if hmac.compare_digest(row.key_hash, presented)), None)
     if agent is None:
@@ -166,14 +168,17 @@ def _api_key_access(
     if reason is not None:
         raise ApiKeyRejected(reason)
     api_key_touch(api_key=key, now=now, ip=credential.ip)
+    # Read in this statement with the tenant: the runtime reads none of them again.
+    version = _served_version(agent)
     context = RequestContext(
         tenant=agent.tenant,
         agent=agent,
         end_user_id=end_user_id,
         api_key_id=key.pk,
         ip=credential.ip,
+        published_version=version,
     )
-    return ChatAccess(context, _served_version(agent), credential_key=f"key{key.pk}")
+    return ChatAccess(context, version, credential_key=f"key{key.pk}")
 
 
 def _explain_refusal(tenant_slug: str, credential: ApiKeyCredential) -> None:
@@ -190,6 +195,29 @@ def _pinned(field: str) -> Subquery:
     return Subquery(versions.values(field)[:1])
 
 
+# The two statements every endpoint request runs, compiled once (tenants/prepared.py): the
+# ORM's building and compiling of them cost more than running them.
+# Any: the rows carry the key as annotations, which the type of Agent does not know.
+_API_KEY_ROWS: PreparedQuery[Any] = PreparedQuery(
+    lambda p: (
+        _agents(p.tenant_slug, p.agent_slug)
+        .filter(tenant__api_keys__lookup_id=p.lookup_id)
+        .annotate(**_KEY_FIELDS)
+    ),
+    tenant_slug=str,
+    agent_slug=str,
+    lookup_id=str,
+)
+_CLIENT_SESSION_ROWS: PreparedQuery[ClientSession] = PreparedQuery(
+    lambda p: (
+        ClientSession.unscoped.filter(lookup_id=p.lookup_id)
+        .select_related("tenant", "agent", "agent__published_version")
+        .annotate(pinned_pk=_pinned("pk"), pinned_config=_pinned("config"))
+    ),
+    lookup_id=str,
+)
+
+
 def _client_secret_access(
     tenant_slug: str, agent_slug: str, credential: ClientSecretCredential
 ) -> ChatAccess:
@@ -200,11 +228,7 @@ def _client_secret_access(
     presented = key_hash(credential.raw)
     # The secret decides the tenant, so this lookup is unscoped (see tenants/scoping.py);
     # the pinned version, a number rather than a relation, comes in as two subqueries.
-    candidates = (
-        ClientSession.unscoped.filter(lookup_id=lookup_id)
-        .select_related("tenant", "agent", "agent__published_version")
-        .annotate(pinned_pk=_pinned("pk"), pinned_config=_pinned("config"))
-    )
+    candidates = _CLIENT_SESSION_ROWS.objects(lookup_id=lookup_id)
     session = next((c for c in candidates if hmac.compare_digest(c.secret_hash, presented)), None)
     if session is None:
         raise ClientSecretRejected(RejectionReason.UNKNOWN)
@@ -219,7 +243,8 @@ def _client_secret_access(
     if agent.slug != agent_slug:
         raise CredentialMismatch("agent")
     pinned = None if session.version is None else _pinned_version(session)
-    version = _served_version(agent) if session.version is None else pinned
+    published = _served_version(agent) if session.version is None else None
+    version = published if session.version is None else pinned
     context = RequestContext(
         tenant=session.tenant,
         agent=agent,
@@ -227,6 +252,7 @@ def _client_secret_access(
         ip=credential.ip,
         client_session=session,
         pinned_version=pinned,
+        published_version=published,
     )
     return ChatAccess(
         context,

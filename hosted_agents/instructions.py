@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Mapping
 
-__all__ = ["instructions_render"]
+__all__ = ["instructions_placeholders", "instructions_render"]
 
 StateValue = str | int | float | bool
 
@@ -44,3 +44,9 @@ def instructions_render(template: str, state: Mapping[str, StateValue]) -> str:
         return "" if value is None else _text(value)
 
     return _PLACEHOLDER.sub(replace, template)
+
+
+def instructions_placeholders(template: str) -> list[str]:
+    """Return the state variables `template` uses, in order of first use, escaped ones left out."""
+    names = [match.group(2) for match in _PLACEHOLDER.finditer(template) if not match.group(1)]
+    return list(dict.fromkeys(names))

@@ -1,4 +1,5 @@
-"""The platform's ChatKit server: answers a thread with the agent's published version.
+"""The platform's ChatKit server: answers a thread with the agent's published version
+(a session's pinned version, or, for the console's playground, the draft: `DRAFT_VERSION`).
 
 `PlatformChatKitServer.respond()`:
 
@@ -47,19 +48,28 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from chatkit_core.actions import Action
 from chatkit_core.agents import AgentContext, stream_agent_response
 from chatkit_core.errors import CustomStreamError
-from chatkit_core.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit_core.server import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    ChatKitServer,
+    NonStreamingResult,
+    StreamingResult,
+)
 from chatkit_core.types import (
+    ChatKitReq,
     FeedbackKind,
+    ItemsListReq,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
     ThreadItemReplacedEvent,
     ThreadMetadata,
+    ThreadsListReq,
     ThreadStreamEvent,
     UserMessageItem,
     WidgetItem,
@@ -79,6 +89,7 @@ from hosted_agents.exceptions import (
     AgentNotPublished,
     ApprovalDecided,
     HostedAgentsError,
+    InvalidInput,
     ObjectNotFound,
     QuotaExhausted,
     TenantInactive,
@@ -96,6 +107,7 @@ from hosted_agents.providers import (
     provider_model_build,
 )
 from hosted_agents.selectors import agent_published_version, http_tool_headers
+from hosted_agents.services.agents import agent_draft_config
 from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
@@ -118,6 +130,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 TITLE_LENGTH = 60
+# The version number recorded on items answered by an agent's draft (a playground session).
+DRAFT_VERSION = 0
 DEFAULT_MAX_TURNS = 10
 
 
@@ -173,12 +187,27 @@ def run_plan_for(context: RequestContext) -> RunPlan:
     A session's pinned version, or the published version read by authentication, comes
     with the context; either was read in the authentication statement with the tenant.
     """
+    session = context.client_session
+    if session is not None and session.serves_draft:
+        return _plan_of(context.tenant, context.agent, _draft_version(context.agent))
     version = context.pinned_version or context.published_version
     if version is None:
         return run_plan_load(tenant=context.tenant, agent_id=context.agent.pk)
     if version.tenant_id != context.tenant.pk or version.agent_id != context.agent.pk:
         return _plan_of(context.tenant, context.agent, None)
     return _plan_of(context.tenant, context.agent, version)
+
+
+def _draft_version(agent: Agent) -> AgentVersion:
+    """Return the agent's draft as an unsaved version numbered `DRAFT_VERSION` (sync: reads
+    the tools it selects). A draft naming something gone is refused like a broken version."""
+    try:
+        config = agent_draft_config(agent)
+    except InvalidInput as error:
+        raise AgentMisconfigured(f"the draft cannot run: {error}") from None
+    return AgentVersion(
+        tenant_id=agent.tenant_id, agent_id=agent.pk, number=DRAFT_VERSION, config=config
+    )
 
 
 def _plan_of(tenant: Tenant, agent: Agent, version: AgentVersion | None) -> RunPlan:
@@ -291,6 +320,16 @@ def title_from(item: UserMessageItem) -> str | None:
 # --------------------------------------------------------------------------- the server
 
 
+_REQUEST: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
+
+
+def _page_size(limit: int | None) -> int | None:
+    """The page size chatkit_core's server will ask the store for; None if it refuses."""
+    if not limit:
+        return DEFAULT_PAGE_SIZE
+    return None if limit < 0 else min(limit, MAX_PAGE_SIZE)
+
+
 class PlatformChatKitServer(ChatKitServer[RequestContext]):
     """The ChatKit server of one tenant's agent endpoint, over the tenant's `DjangoStore`.
 
@@ -338,6 +377,25 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
                 context.tenant, agent=context.agent, end_user_id=context.end_user_id
             )
         return cls(store, **options)
+
+    def prefetch(self, request: bytes) -> None:
+        """Make, now and sync, the read that `process(request)` will make (lists only).
+
+        For the endpoint, in the hop that authenticated the request: the list then needs no
+        hop of its own. A request that cannot be parsed is left for `process()` to refuse.
+        """
+        try:
+            parsed = _REQUEST.validate_json(request)
+        except ValidationError:
+            return
+        if isinstance(parsed, ThreadsListReq):
+            params = parsed.params
+            if (limit := _page_size(params.limit)) is not None:
+                self.store.prefetch_threads(limit, params.after, params.order)
+        elif isinstance(parsed, ItemsListReq):
+            items = parsed.params
+            if (limit := _page_size(items.limit)) is not None:
+                self.store.prefetch_thread_items(items.thread_id, items.after, limit, items.order)
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext

@@ -70,6 +70,17 @@ class ClientSessionStore(DjangoStore[TContext]):
             window.reverse()
         return _window_page(window, limit, after)
 
+    # Reads ahead only where the calls below pass through to DjangoStore's unchanged.
+    def prefetch_threads(self, limit: int, after: str | None, order: str) -> None:
+        if self._session.history_enabled and self._session.recent_threads is None:
+            super().prefetch_threads(limit, after, order)
+
+    def prefetch_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str
+    ) -> None:
+        if self._session.history_enabled:
+            super().prefetch_thread_items(thread_id, after, limit, order)
+
     async def load_thread(self, thread_id: str, context: TContext) -> ThreadMetadata:
         thread = await super().load_thread(thread_id, context)
         if not thread_visible_in_session(self._session, thread):

@@ -65,6 +65,7 @@ from tenants.models import Attachment as AttachmentRow
 from tenants.models import Tenant, Thread
 from tenants.models import ThreadItem as ThreadItemRow
 from tenants.models.conversations import MIME_TYPE_MAX_LENGTH, NAME_MAX_LENGTH
+from tenants.prepared import Placeholders, PreparedQuery
 from tenants.services.conversations import feedback_create, thread_items_mark_origin
 
 if TYPE_CHECKING:
@@ -227,10 +228,10 @@ def _one(rows: models.QuerySet[Any, _Row]) -> _Row | None:
     return found[0] if found else None
 
 
-def _keyset_page(
+def _keyset_rows(
     rows: models.QuerySet[Any], columns: tuple[str, ...], after: str | None, limit: int, order: str
-) -> tuple[list[tuple[Any, ...]], bool]:
-    """Return up to `limit` rows (as `columns`) past the `after` row, and whether more remain.
+) -> models.QuerySet[Any]:
+    """Return the query of up to `limit + 1` rows (as `columns`) past the `after` row.
 
     One statement: the cursor row is read by scalar subqueries, which PostgreSQL runs once
     before the range scan. A cursor that is not among `rows` makes them NULL, and every
@@ -254,8 +255,62 @@ def _keyset_page(
                 created_at=created_at, id__gte=pk
             )
     ordering = ("created_at", "id") if order == "asc" else ("-created_at", "-id")
-    found = list(rows.order_by(*ordering).values_list(*columns)[: limit + 1])
+    return rows.order_by(*ordering).values_list(*columns)[: limit + 1]
+
+
+def _keyset_page(
+    rows: models.QuerySet[Any], columns: tuple[str, ...], after: str | None, limit: int, order: str
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """Return up to `limit` rows (as `columns`) past the `after` row, and whether more remain."""
+    limit = max(limit, 0)
+    found = list(_keyset_rows(rows, columns, after, limit, order))
     return found[:limit], len(found) > limit
+
+
+# The lists' statements, compiled once per shape (tenants/prepared.py): a page of threads
+# or items is the most frequent request there is, and building and compiling its queryset
+# cost more than running it. The shape is what changes the SQL's text.
+_THREAD_COLUMNS = (
+    "public_id",
+    "created_at",
+    "title",
+    "status",
+    "allowed_image_domains",
+    "metadata",
+)
+
+
+def _narrowed(rows: models.QuerySet[Any], p: Placeholders, agent: bool, end_user: bool) -> Any:
+    if agent:
+        rows = rows.filter(agent_id=p.agent_id)
+    if end_user:
+        rows = rows.filter(end_user_id=p.end_user_id)
+    return rows
+
+
+def _thread_page_query(
+    p: Placeholders, *, agent: bool, end_user: bool, after: bool, order: str, limit: int
+) -> models.QuerySet[Any]:
+    rows = _narrowed(Thread.objects.for_tenant(p.tenant_id), p, agent, end_user)
+    return _keyset_rows(rows, _THREAD_COLUMNS, p.after if after else None, limit, order)
+
+
+def _item_page_query(
+    p: Placeholders, *, agent: bool, end_user: bool, after: bool, order: str, limit: int
+) -> models.QuerySet[Any]:
+    threads = _narrowed(Thread.objects.for_tenant(p.tenant_id), p, agent, end_user)
+    # As in DjangoStore._items: the thread as a scalar subquery, not a join.
+    thread_pk = Subquery(threads.filter(public_id=p.thread_id).values("pk")[:1])
+    rows = ThreadItemRow.objects.for_tenant(p.tenant_id).filter(thread_id=thread_pk)
+    return _keyset_rows(rows, ("data",), p.after if after else None, limit, order)
+
+
+_THREAD_PAGE: PreparedQuery[Thread] = PreparedQuery(
+    _thread_page_query, tenant_id=int, agent_id=int, end_user_id=str, after=str
+)
+_ITEM_PAGE: PreparedQuery[ThreadItemRow] = PreparedQuery(
+    _item_page_query, tenant_id=int, agent_id=int, end_user_id=str, after=str, thread_id=str
+)
 
 
 def _page(records: list[Any], has_more: bool) -> Page[Any]:
@@ -283,6 +338,8 @@ class DjangoStore(Store[TContext]):
         self._agent = agent
         self._end_user_id = end_user_id
         self._turn: Turn | None = None
+        # Reads made ahead of process(), in the hop that authenticated the request.
+        self._ahead: dict[tuple[Any, ...], tuple[bool, Any]] = {}
 
     @property
     def tenant(self) -> Tenant:
@@ -389,19 +446,41 @@ class DjangoStore(Store[TContext]):
             if not rows.update(**fields, updated_at=timezone.now()):
                 raise NotFoundError(f"Thread {thread.id} not found") from None
 
-    def _load_threads(self, limit: int, after: str | None, order: str) -> Page[ThreadMetadata]:
-        columns = (
-            "public_id",
-            "created_at",
-            "title",
-            "status",
-            "allowed_image_domains",
-            "metadata",
+    def _page_rows(
+        self,
+        query: PreparedQuery[Any],
+        after: str | None,
+        limit: int,
+        order: str,
+        **values: Any,
+    ) -> tuple[list[tuple[Any, ...]], bool]:
+        """Return a keyset page of `query` (see _keyset_rows) narrowed like this store."""
+        if order not in ("asc", "desc"):
+            raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
+        limit = max(limit, 0)
+        shape = {
+            "agent": self._agent is not None,
+            "end_user": self._end_user_id is not None,
+            "after": after is not None,
+            "order": order,
+            "limit": limit,
+        }
+        found = query.rows(
+            using=Thread.objects.db,
+            shape=shape,
+            tenant_id=self._tenant.pk,
+            agent_id=None if self._agent is None else self._agent.pk,
+            end_user_id=self._end_user_id,
+            after=after,
+            **values,
         )
-        found, has_more = _keyset_page(self._threads(), columns, after, limit, order)
+        return found[:limit], len(found) > limit
+
+    def _load_threads(self, limit: int, after: str | None, order: str) -> Page[ThreadMetadata]:
+        found, has_more = self._page_rows(_THREAD_PAGE, after, limit, order)
+        names = ("id", *_THREAD_COLUMNS[1:])
         threads = [
-            ThreadMetadata.model_validate(dict(zip(("id", *columns[1:]), row, strict=True)))
-            for row in found
+            ThreadMetadata.model_validate(dict(zip(names, row, strict=True))) for row in found
         ]
         return _page(threads, has_more)
 
@@ -414,7 +493,7 @@ class DjangoStore(Store[TContext]):
     def _load_thread_items(
         self, thread_id: str, after: str | None, limit: int, order: str
     ) -> Page[ThreadItem]:
-        found, has_more = _keyset_page(self._items(thread_id), ("data",), after, limit, order)
+        found, has_more = self._page_rows(_ITEM_PAGE, after, limit, order, thread_id=thread_id)
         if not found:
             # Only an empty page costs a second statement: a missing thread is NotFoundError.
             self._thread_pk(thread_id)
@@ -801,9 +880,41 @@ class DjangoStore(Store[TContext]):
             return
         self.hold_thread(turn, thread)
 
+    # --- reads made ahead ----------------------------------------------------------------
+    #
+    # The endpoint authenticates a request in a hop of its own; for a list, that hop costs
+    # more than the list's statement. So the endpoint may ask, in that same hop (sync),
+    # for the read the request will make: the result (or the error) is kept, and the
+    # matching call below takes it instead of hopping again. A call with other arguments
+    # reads as usual; a kept result is used once.
+
+    def prefetch_threads(self, limit: int, after: str | None, order: str) -> None:
+        """Read a page of threads now (sync), for the next `load_threads` with these args."""
+        self._read_ahead(("threads", limit, after, order), self._load_threads, limit, after, order)
+
+    def prefetch_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str
+    ) -> None:
+        """Read a page of items now (sync), for the next `load_thread_items` with these args."""
+        key = ("items", thread_id, after, limit, order)
+        self._read_ahead(key, self._load_thread_items, thread_id, after, limit, order)
+
+    def _read_ahead(self, key: tuple[Any, ...], read: Callable[..., Any], *args: Any) -> None:
+        try:
+            self._ahead[key] = (True, read(*args))
+        except (NotFoundError, ValueError) as error:
+            self._ahead[key] = (False, error)
+
+    def _taken(self, key: tuple[Any, ...]) -> tuple[bool, Any] | None:
+        return self._ahead.pop(key, None) if self._ahead else None
+
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: TContext
     ) -> Page[ThreadMetadata]:
+        ahead = self._taken(("threads", limit, after, order))
+        if ahead is not None:
+            page: Page[ThreadMetadata] = _result(ahead)
+            return page
         return await self._hop(self._load_threads, limit, after, order)
 
     async def delete_thread(self, thread_id: str, context: TContext) -> None:
@@ -819,6 +930,10 @@ class DjangoStore(Store[TContext]):
         known = None if turn is None else turn.known.get(thread_id)
         if known is not None:
             return _known_page(known, after, limit, order)
+        ahead = self._taken(("items", thread_id, after, limit, order))
+        if ahead is not None:
+            items: Page[ThreadItem] = _result(ahead)
+            return items
         return await self._hop(self._load_thread_items, thread_id, after, limit, order)
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
@@ -879,6 +994,13 @@ class DjangoStore(Store[TContext]):
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         await self._hop(self._delete_attachment, attachment_id)
+
+
+def _result(ahead: tuple[bool, Any]) -> Any:
+    succeeded, value = ahead
+    if not succeeded:
+        raise value
+    return value
 
 
 def _turn_knows_thread(turn: Turn, thread_id: str) -> bool:

@@ -25,6 +25,7 @@ from hosted_agents.services.tools import (
     http_tool_create,
     http_tool_delete,
     http_tool_set_headers,
+    http_tool_try,
     http_tool_update,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "http_tool_create",
     "http_tool_delete",
     "http_tool_set_headers",
+    "http_tool_try",
     "http_tool_update",
     "resolve_tools",
 ]

@@ -9,6 +9,8 @@ grow, the audit trail and every thread item name the version that was actually s
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -146,11 +148,27 @@ def _ids(value: Any, field: str) -> list[int]:
     return list(dict.fromkeys(value))
 
 
-def resolve_tools(agent: Agent) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ToolRows:
+    """The tenant's HTTP and client tools by id, read once for many agents (a list page)."""
+
+    http: dict[int, HttpTool]
+    client: dict[int, ClientTool]
+
+    @classmethod
+    def of_tenant(cls, tenant: Tenant | int) -> ToolRows:
+        return cls(
+            http={tool.pk: tool for tool in HttpTool.objects.for_tenant(tenant)},
+            client={tool.pk: tool for tool in ClientTool.objects.for_tenant(tenant)},
+        )
+
+
+def resolve_tools(agent: Agent, rows: ToolRows | None = None) -> list[dict[str, Any]]:
     """Return the agent's selected tools, each resolved to its current definition.
 
     This is what a published version freezes. HTTP tools carry their header names only;
-    the values stay encrypted in the tool's row until a call needs them.
+    the values stay encrypted in the tool's row until a call needs them. `rows`, when
+    given, holds the tenant's tool rows, so that nothing is read here.
     """
     tools: list[dict[str, Any]] = []
     if not isinstance(agent.code_tools, list) or not all(
@@ -172,14 +190,25 @@ def resolve_tools(agent: Agent) -> list[dict[str, Any]]:
                 "time_limit_seconds": code.time_limit_seconds,
             }
         )
-    tools += [_http_entry(tool) for tool in _rows(HttpTool, agent, "http_tools")]
-    tools += [_client_entry(tool) for tool in _rows(ClientTool, agent, "client_tools")]
+    http = None if rows is None else rows.http
+    client = None if rows is None else rows.client
+    tools += [_http_entry(tool) for tool in _rows(HttpTool, agent, "http_tools", http)]
+    tools += [_client_entry(tool) for tool in _rows(ClientTool, agent, "client_tools", client)]
     return tools
 
 
-def _rows(model: type[HttpTool] | type[ClientTool], agent: Agent, field: str) -> list[Any]:
+def _rows(
+    model: type[HttpTool] | type[ClientTool],
+    agent: Agent,
+    field: str,
+    preloaded: Mapping[int, Any] | None = None,
+) -> list[Any]:
     ids = _ids(getattr(agent, field), field)
-    found = {row.pk: row for row in model.objects.for_tenant(agent.tenant_id).filter(pk__in=ids)}
+    found = preloaded
+    if found is None:
+        found = {
+            row.pk: row for row in model.objects.for_tenant(agent.tenant_id).filter(pk__in=ids)
+        }
     missing = [i for i in ids if i not in found]
     if missing:
         raise InvalidInput(field, f"no such tool: {missing[0]}")
@@ -321,14 +350,19 @@ def agent_delete(*, tenant: Tenant, agent_id: int, actor: Actor = SYSTEM) -> Non
     row_delete(AGENT, tenant=tenant, pk=agent_id, actor=actor)
 
 
-def _config(agent: Agent) -> dict[str, Any]:
+def agent_draft_config(agent: Agent, rows: ToolRows | None = None) -> dict[str, Any]:
+    """Return what publishing the draft now would freeze (compare it with a version's)."""
+    return _config(agent, rows)
+
+
+def _config(agent: Agent, rows: ToolRows | None = None) -> dict[str, Any]:
     return {
         "name": agent.name,
         "instructions": agent.instructions,
         "model": agent.model,
         "model_settings": agent.model_settings,
         "provider_credential_id": agent.provider_credential_id,
-        "tools": _with_approvals(resolve_tools(agent), agent.tool_approvals),
+        "tools": _with_approvals(resolve_tools(agent, rows), agent.tool_approvals),
         "greeting": agent.greeting,
         "starter_prompts": agent.starter_prompts,
     }

@@ -15,6 +15,7 @@ from tenants.selectors import provider_credential_get
 __all__ = ["ConnectionCheck", "provider_credential_test"]
 
 TEST_TIMEOUT_SECONDS = 10.0
+MAX_MODELS = 500
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class ConnectionCheck:
     ok: bool
     reason: str  # "ok", "key_refused", "unreachable", "forbidden_address", "http_<status>"
     message: str
+    # The ids of the models the provider listed (sorted, at most MAX_MODELS), when ok.
+    models: tuple[str, ...] = ()
 
 
 def provider_credential_test(*, tenant: Tenant, credential_id: int) -> ConnectionCheck:
@@ -45,7 +48,8 @@ def _list_models(credential: ProviderCredential, base_url: str | None) -> Connec
         max_retries=0, timeout=TEST_TIMEOUT_SECONDS,
     )  # fmt: skip
     try:
-        client.models.list()
+        listed = client.models.list()
+        models = tuple(sorted(model.id for model in listed.data)[:MAX_MODELS])
     except openai.AuthenticationError:
         return ConnectionCheck(False, "key_refused", "the provider refused the key")
     except openai.APIStatusError as error:
@@ -57,4 +61,4 @@ def _list_models(credential: ProviderCredential, base_url: str | None) -> Connec
         return ConnectionCheck(False, "unreachable", "the provider could not be reached")
     finally:
         client.close()
-    return ConnectionCheck(True, "ok", "the provider accepted the key")
+    return ConnectionCheck(True, "ok", "the provider accepted the key", models)

@@ -12,10 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import transaction
 
-from hosted_agents.exceptions import InvalidInput
-from hosted_agents.http_fetch import FetchError, header_check
+from hosted_agents import http_fetch
+from hosted_agents.exceptions import InvalidInput, ObjectNotFound
+from hosted_agents.http_fetch import FetchError, FetchResult, header_check
 from hosted_agents.models import Agent, ClientTool, HttpTool
 from hosted_agents.models.tools import (
     MAX_HTTP_RESPONSE_BYTES,
@@ -23,10 +26,16 @@ from hosted_agents.models.tools import (
     TOOL_NAME_PATTERN,
 )
 from hosted_agents.services.common import RowSpec, row_create, row_delete, row_update
-from hosted_agents.tools.http import template_check_placeholders, template_fields
+from hosted_agents.tools.http import (
+    HttpToolSpec,
+    http_request_build,
+    template_check_placeholders,
+    template_fields,
+)
 from tenants.actors import SYSTEM, Actor
-from tenants.encryption import encrypt, mask_secret
+from tenants.encryption import decrypt, encrypt, mask_secret
 from tenants.models import Tenant
+from tenants.services.audit import audit_event_record
 
 MAX_HEADERS = 20
 # Framing and routing headers are the fetch's to set (it refuses them too).
@@ -207,6 +216,54 @@ def http_tool_delete(*, tenant: Tenant, tool_id: int, actor: Actor = SYSTEM) -> 
         HTTP_TOOL, tenant=tenant, pk=tool_id, actor=actor,
         before_delete=lambda tool: _drop_from_drafts(tenant, "http_tools", tool.pk),
     )  # fmt: skip
+
+
+def http_tool_try(
+    *,
+    tenant: Tenant,
+    tool_id: int,
+    arguments: dict[str, Any],
+    actor: Actor = SYSTEM,
+    fetcher: Any = http_fetch.fetch,
+) -> FetchResult:
+    """Call the saved tool with `arguments` as a run would, and return the whole answer.
+
+    The same request as the model's call: arguments checked against the schema, the URL
+    filled, the header secrets decrypted, the fetch held to the address policy
+    (`CHATKIT_ALLOW_PRIVATE_NETWORK`). Bad arguments raise `InvalidInput("arguments")`; a
+    refused or failed fetch raises `FetchError`. Both outcomes are audited (never a header
+    value). Sync: call it from a view, not from the event loop.
+    """
+    tool = HttpTool.objects.for_tenant(tenant).filter(pk=tool_id).first()
+    if tool is None:
+        raise ObjectNotFound("HTTP tool", tool_id)
+    spec = HttpToolSpec(
+        id=tool.pk, name=tool.name, description=tool.description, method=tool.method,
+        url_template=tool.url_template, args_schema=tool.args_schema,
+        time_limit_seconds=tool.time_limit_seconds, max_response_bytes=tool.max_response_bytes,
+    )  # fmt: skip
+    try:
+        url, body = http_request_build(spec, arguments)
+    except ValueError as error:
+        raise InvalidInput("arguments", str(error)) from None
+    headers = json.loads(decrypt(tool.headers_encrypted)) if tool.headers_encrypted else {}
+    outcome: dict[str, Any] = {"method": tool.method, "url": url}
+    try:
+        result: FetchResult = async_to_sync(fetcher)(
+            tool.method, url, headers=headers, json_body=body,
+            timeout_seconds=tool.time_limit_seconds, max_response_bytes=tool.max_response_bytes,
+            allow_private=settings.CHATKIT_ALLOW_PRIVATE_NETWORK,
+        )  # fmt: skip
+    except FetchError as error:
+        outcome |= {"error": error.reason}
+        raise
+    else:
+        outcome |= {"status": result.status, "truncated": result.truncated}
+    finally:
+        audit_event_record(
+            tenant=tenant, actor=actor, action="http_tool.try", target=tool, after=outcome
+        )
+    return result
 
 
 # --------------------------------------------------------------------------- client tools

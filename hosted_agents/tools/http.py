@@ -30,6 +30,7 @@ __all__ = [
     "HttpToolSpec",
     "fill_url",
     "http_function_tool",
+    "http_request_build",
     "template_check_placeholders",
     "template_fields",
 ]
@@ -120,6 +121,24 @@ def _with_query(url: str, arguments: dict[str, Any]) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
+def http_request_build(
+    spec: HttpToolSpec, arguments: dict[str, Any]
+) -> tuple[str, dict[str, Any] | None]:
+    """Return the URL and JSON body (None for GET and DELETE) of a call with `arguments`.
+
+    Raise `ValueError` with a message for the model when the arguments do not fit.
+    """
+    try:
+        jsonschema.validate(arguments, spec.args_schema)
+    except jsonschema.ValidationError as error:
+        raise ValueError(error.message) from None
+    url, rest = fill_url(spec.url_template, arguments)
+    body = rest if spec.method in _BODY_METHODS else None
+    if body is None:
+        url = _with_query(url, rest)
+    return url, body
+
+
 def http_function_tool(
     spec: HttpToolSpec,
     *,
@@ -131,16 +150,9 @@ def http_function_tool(
 
     async def invoke(ctx: ToolContext[Any], raw: str) -> str:
         try:
-            arguments = parse_arguments(raw)
-            jsonschema.validate(arguments, spec.args_schema)
-            url, rest = fill_url(spec.url_template, arguments)
-        except jsonschema.ValidationError as error:
-            return f"Invalid arguments for {spec.name}: {error.message}"
+            url, body = http_request_build(spec, parse_arguments(raw))
         except ValueError as error:
             return f"Invalid arguments for {spec.name}: {error}"
-        body = rest if spec.method in _BODY_METHODS else None
-        if body is None:
-            url = _with_query(url, rest)
         try:
             headers = await load_headers(spec.id)
             result = await fetcher(

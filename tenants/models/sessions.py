@@ -49,6 +49,9 @@ class ClientSession(TenantOwnedModel):
     workflow_ref = models.CharField(max_length=100)
     # A pinned AgentVersion.number; None serves the agent's published version.
     version = models.PositiveIntegerField(null=True, blank=True)
+    # The console's playground only: serve the agent's current draft instead of a version
+    # (never set by the sessions API). Items it answers record version 0.
+    serves_draft = models.BooleanField(default=False)
     state_variables = models.JSONField(default=dict, blank=True)
     tracing_enabled = models.BooleanField(default=True)
     expires_at = models.DateTimeField()

@@ -18,6 +18,13 @@ from tenants.services.client_sessions import (
 from tenants.services.conversations import feedback_create, thread_items_mark_origin
 from tenants.services.end_users import end_user_forget
 from tenants.services.idempotency import IdempotencyKeyReused, idempotent_call
+from tenants.services.invitations import (
+    Invitation,
+    membership_invite,
+    membership_invite_accept,
+    membership_invite_read,
+    membership_set_role,
+)
 from tenants.services.provider_credentials import (
     provider_credential_check,
     provider_credential_create,
@@ -38,6 +45,7 @@ __all__ = [
     "LAST_USED_INTERVAL",
     "Actor",
     "IdempotencyKeyReused",
+    "Invitation",
     "IssuedApiKey",
     "IssuedClientSession",
     "api_key_authenticate",
@@ -51,7 +59,11 @@ __all__ = [
     "feedback_create",
     "idempotent_call",
     "membership_add",
+    "membership_invite",
+    "membership_invite_accept",
+    "membership_invite_read",
     "membership_remove",
+    "membership_set_role",
     "provider_credential_check",
     "provider_credential_create",
     "provider_credential_delete",

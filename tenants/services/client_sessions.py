@@ -54,6 +54,7 @@ def _summary(session: ClientSession) -> dict[str, Any]:
         "user": session.end_user_id,
         "agent": session.agent_id,
         "version": session.version,
+        "draft": session.serves_draft,
         "expires_at": session.expires_at.isoformat(),
         "status": session.status,
     }
@@ -147,14 +148,23 @@ def client_session_create(
     expires_after_seconds: int = DEFAULT_EXPIRES_AFTER_SECONDS,
     max_requests_per_1_minute: int = DEFAULT_MAX_REQUESTS_PER_1_MINUTE,
     chatkit_configuration: Mapping[str, Any] | None = None,
+    serves_draft: bool = False,
     actor: Actor = SYSTEM,
 ) -> IssuedClientSession:
-    """Mint a session of `agent` for the end user `user`; its secret is returned once."""
+    """Mint a session of `agent` for the end user `user`; its secret is returned once.
+
+    `serves_draft` (the console's playground) serves the agent's draft as it is at each
+    turn, unpublished; it excludes a pinned `version`.
+    """
     if agent.tenant_id != tenant.pk:
         raise ObjectNotFound("agent", agent.slug)
     if not user or len(user) > 200:
         raise InvalidInput("user", "must be 1 to 200 characters")
-    _check_version(agent, version)
+    if serves_draft:
+        if version is not None:
+            raise InvalidInput("workflow.version", "a session serves a version or the draft")
+    else:
+        _check_version(agent, version)
     expires_after = _bounded(
         expires_after_seconds, 1, MAX_EXPIRES_AFTER_SECONDS, "expires_after.seconds"
     )
@@ -173,6 +183,7 @@ def client_session_create(
         agent=agent,
         workflow_ref=workflow_ref,
         version=version,
+        serves_draft=serves_draft,
         state_variables=_check_state_variables(state_variables or {}),
         tracing_enabled=tracing_enabled,
         expires_at=timezone.now() + timedelta(seconds=expires_after),

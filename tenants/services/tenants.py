@@ -42,6 +42,11 @@ def user_get_or_create(*, username: str, email: str = "") -> tuple[User, bool]:
     return users.create_user(username=username, email=email), True
 
 
+# The console's pages outside any tenant sit beside /console/<tenant>/ (console/urls.py):
+# a tenant with one of these slugs could not be reached there.
+RESERVED_SLUGS = frozenset({"login", "logout", "password", "invite", "static", "api", "admin"})
+
+
 @transaction.atomic
 def tenant_create(
     *,
@@ -53,6 +58,8 @@ def tenant_create(
     """Create a tenant with `owner` as its first owner."""
     if not slug or slugify(slug) != slug:
         raise InvalidInput("slug", "use lowercase letters, digits and hyphens")
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput("slug", f"{slug!r} is reserved for the console's own pages")
     if not name.strip():
         raise InvalidInput("name", "must not be empty")
     tenant = Tenant(slug=slug, name=name.strip())

@@ -303,3 +303,27 @@ def test_feedback_on_another_end_users_thread_is_refused_and_stores_nothing(agen
             kind="positive",
         )
     assert not Feedback.objects.for_tenant(agent.tenant).exists()
+
+
+def test_a_turn_authenticated_by_an_api_key_reads_nothing_again(
+    agent: Agent, acme_key: Any, django_assert_max_num_queries: Any
+) -> None:
+    """The endpoint's own context (chat_access) carries the version: the same four."""
+    from hosted_agents.chat_access import ApiKeyCredential, chat_context_build
+
+    access = chat_context_build(
+        tenant_slug=agent.tenant.slug,
+        agent_slug=agent.slug,
+        end_user_id="end-user-1",
+        credential=ApiKeyCredential(acme_key.raw),
+    )
+    with cost(django_assert_max_num_queries) as measured:
+        events = stream(access.context, "threads.create", input=user_input("Hello"))
+    assert assistant_text(events).startswith(DEMO_MARKER)
+    assert measured.statements == [
+        "INSERT tenants_thread",
+        "INSERT tenants_threaditem",
+        "INSERT tenants_threaditem",
+        "INSERT hosted_agents_usagedaily",
+    ]
+    assert measured.hops == 2

@@ -1,9 +1,10 @@
 """A local OpenAI-compatible HTTP server for tests.
 
 `OpenAIStub` listens on 127.0.0.1 (ephemeral port) in a background thread and answers
-`POST /v1/responses` and `POST /v1/chat/completions`, streamed (real SSE, written and
-flushed event by event) or not. Tests script it turn by turn: each model call takes the
-next scripted `Turn` (or `HTTPError`) from one shared queue, whichever endpoint it hits.
+`GET /v1/models` (`stub.models`), `POST /v1/responses` and `POST /v1/chat/completions`,
+streamed (real SSE, written and flushed event by event) or not. Tests script it turn by
+turn: each model call takes the next scripted `Turn` (or `HTTPError`) from one shared
+queue, whichever endpoint it hits.
 
     stub.add(Reasoning(["Thinking"]), "Hello there")      # one turn, two outputs
     stub.add(FunctionCall("get_weather", {"city": "Oslo"}))
@@ -597,7 +598,20 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep test output quiet."""
 
     def do_GET(self) -> None:
-        self._not_found()
+        """Answer `GET /v1/models` with `stub.models` (a provider's connection test)."""
+        stub = self.server.stub
+        path = self.path.split("?", 1)[0]
+        record = RecordedRequest("GET", path, {k.lower(): v for k, v in self.headers.items()}, None)
+        stub._record(record)
+        if path != "/v1/models":
+            self._not_found()
+            return
+        if stub.api_key is not None and record.api_key != stub.api_key:
+            self._send_error(HTTPError.bad_key())
+            return
+        models = [{"id": name, "object": "model", "created": 0, "owned_by": "stub"}
+                  for name in stub.models]  # fmt: skip
+        self._send_json(200, {"object": "list", "data": models})
 
     def do_POST(self) -> None:
         stub = self.server.stub
@@ -708,6 +722,8 @@ class OpenAIStub:
         """When set, requests with any other bearer token get a 401."""
         self.responder: Responder | None = None
         """Called for a request when no scripted turn is left."""
+        self.models: list[str] = ["stub-large", "stub-mini"]
+        """What `GET /v1/models` lists."""
         self._lock = threading.Lock()
         self._scripts: deque[Script] = deque()
         self._requests: list[RecordedRequest] = []

@@ -40,6 +40,17 @@ def test_a_tenant_slug_must_be_a_lowercase_slug(slug: str, outsider) -> None:
         tenant_create(slug=slug, name="X", owner=outsider)
 
 
+def test_the_consoles_own_page_names_are_not_tenant_slugs(outsider) -> None:
+    from django.urls import reverse
+
+    for slug in ("login", "logout", "password", "invite"):
+        with pytest.raises(InvalidInput, match="reserved"):
+            tenant_create(slug=slug, name="X", owner=outsider)
+    # Each reserved name is really a console page outside the tenants.
+    assert reverse("console:login") == "/console/login/"
+    assert not Tenant.objects.filter(slug__in=["login", "logout"]).exists()
+
+
 def test_a_taken_slug_is_refused(acme: Tenant, outsider) -> None:
     with pytest.raises(AlreadyExists):
         tenant_create(slug="acme", name="Other", owner=outsider)
