@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from django.db import transaction
@@ -37,7 +36,7 @@ from django.utils import timezone
 from chatkit_core.actions import ActionConfig
 from chatkit_core.widgets import Button, Caption, Card, Markdown, Row, Text, Title
 from hosted_agents.exceptions import ApprovalDecided, ObjectNotFound
-from hosted_agents.models import AgentVersion, PendingApproval
+from hosted_agents.models import PendingApproval
 from tenants.actors import Actor
 from tenants.models import Tenant
 from tenants.services.audit import audit_event_record
@@ -47,7 +46,6 @@ __all__ = [
     "APPROVAL_POLICIES",
     "REJECTION_MESSAGE",
     "Decision",
-    "ResumeSource",
     "approval_asked",
     "approval_id_generate",
     "approval_widget",
@@ -127,14 +125,6 @@ def _button(
     return Button(label=label, style=style, onClickAction=action)
 
 
-@dataclass(frozen=True)
-class ResumeSource:
-    """What a decided approval gives the runtime to resume its run."""
-
-    approval: PendingApproval
-    version: AgentVersion
-
-
 @transaction.atomic
 def pending_approval_decide(
     *,
@@ -144,8 +134,8 @@ def pending_approval_decide(
     end_user_id: str,
     decision: Decision,
     actor: Actor,
-) -> ResumeSource:
-    """Record the end user's decision on a paused run; return what resumes it (sync).
+) -> PendingApproval:
+    """Record the end user's decision on a paused run; return the decided row (sync).
 
     Raise `ObjectNotFound` for an approval that is not this thread's and end user's (any
     tenant's), `ApprovalDecided` for one decided before: the claim is a conditional
@@ -166,11 +156,6 @@ def pending_approval_decide(
         raise ObjectNotFound("approval", approval_id)
     if not claimed:
         raise ApprovalDecided(approval_id, approval.status)
-    versions = AgentVersion.objects.for_tenant(tenant).filter(number=approval.agent_version)
-    agent_id = approval.thread.agent_id
-    version = None if agent_id is None else versions.filter(agent_id=agent_id).first()
-    if version is None:
-        raise ObjectNotFound("agent version", approval.agent_version)
     audit_event_record(
         tenant=tenant,
         actor=actor,
@@ -182,4 +167,4 @@ def pending_approval_decide(
             "calls": approval.calls,
         },
     )
-    return ResumeSource(approval, version)
+    return approval

@@ -79,7 +79,6 @@ from hosted_agents.approvals import (
     APPROVAL_ACTION,
     REJECTION_MESSAGE,
     Decision,
-    ResumeSource,
     approval_id_generate,
     approval_widget,
     pending_approval_decide,
@@ -523,18 +522,21 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             run_input = await self._to_agent_input(thread, input_user_message) or []
         else:
             run_input = await _resumed_state(sdk_agent, agent_context, resume)
-        # The run's spans are buffered in memory and written in the second hop.
+        # The run's spans are buffered in memory and written in the second hop, unless the
+        # client session turned tracing off (the sessions API's `tracing.enabled`).
         trace_id = f"trace_{run_id}"
-        TRACES.collect(trace_id)
+        session = context.client_session
+        traced = session is None or session.tracing_enabled
+        if traced:
+            TRACES.collect(trace_id)
+        run_config = RunConfig(
+            workflow_name=plan.agent.slug, trace_id=trace_id, group_id=thread.id,
+            tracing_disabled=not traced,
+        )  # fmt: skip
         result = Runner.run_streamed(
-            sdk_agent,
-            run_input,
-            context=agent_context,
-            max_turns=self.max_turns,
-            run_config=RunConfig(
-                workflow_name=plan.agent.slug, trace_id=trace_id, group_id=thread.id
-            ),
-        )
+            sdk_agent, run_input, context=agent_context, max_turns=self.max_turns,
+            run_config=run_config,
+        )  # fmt: skip
         items = _RunItems()
         record = _RunRecord(trace_id=trace_id)
         completed = False
@@ -756,6 +758,14 @@ class _RunRecord:
 
 
 @dataclass(frozen=True)
+class ResumeSource:
+    """A decided approval and the version whose run it resumes."""
+
+    approval: PendingApproval
+    version: AgentVersion
+
+
+@dataclass(frozen=True)
 class _Resume:
     source: ResumeSource
     decision: Decision
@@ -901,7 +911,7 @@ def _resume_start(
     if thread_pk is None:
         thread_pk = Thread.objects.for_tenant(store.tenant).get(public_id=thread.id).pk
     with transaction.atomic():
-        source = pending_approval_decide(
+        approval = pending_approval_decide(
             tenant=store.tenant,
             thread_pk=thread_pk,
             approval_id=payload.approval_id,
@@ -909,7 +919,22 @@ def _resume_start(
             decision=payload.decision,
             actor=_actor(context),
         )
-        return _plan_of(context.tenant, context.agent, source.version), source
+        version = _paused_version(context, approval)
+        return _plan_of(context.tenant, context.agent, version), ResumeSource(approval, version)
+
+
+def _paused_version(context: RequestContext, approval: PendingApproval) -> AgentVersion:
+    """Return the version that paused: the run resumes with the same tools (sync)."""
+    if approval.agent_version == DRAFT_VERSION:
+        return _draft_version(context.agent)  # the playground's; it must not have changed
+    version = (
+        AgentVersion.objects.for_tenant(context.tenant)
+        .filter(agent_id=context.agent.pk, number=approval.agent_version)
+        .first()
+    )
+    if version is None:
+        raise ObjectNotFound("approval", approval.public_id)
+    return version
 
 
 def _actor(context: RequestContext) -> Actor:

@@ -283,3 +283,46 @@ def test_an_mcp_servers_approval_list_is_read_by_the_same_hook() -> None:
     assert (approval_asked(entry, "book"), approval_asked(entry, "search")) == (True, False)
     assert mcp_require_approval(entry) == {"search": "never", "book": "always"}
     assert approval_asked({"kind": "http", "name": "refund", "approval": "ask"})
+
+
+@database_sync_to_async
+def playground_context(tenant: Tenant, base_url: str, *, tracing: bool = True) -> Any:
+    from hosted_agents.runtime import RequestContext
+    from hosted_agents.services import agent_create
+    from tenants.services.client_sessions import client_session_create
+
+    credential = make_credential(tenant, base_url)
+    agent = agent_create(
+        tenant=tenant, slug="draft", name="Draft", model="gpt-4.1",
+        provider_credential_id=credential.pk, code_tools=["test_refund"],
+        tool_approvals={"test_refund": "ask"},
+    )  # fmt: skip
+    issued = client_session_create(
+        tenant=tenant, agent=agent, user="admin-1", workflow_ref="draft", serves_draft=True,
+        tracing_enabled=tracing,
+    )  # fmt: skip
+    return RequestContext(
+        tenant=tenant, agent=agent, end_user_id="admin-1", client_session=issued.session
+    )
+
+
+async def test_the_playgrounds_draft_pauses_and_resumes_too_and_a_session_may_turn_traces_off(
+    acme: Tenant, openai_stub: OpenAIStub
+) -> None:
+    from tests.hosted_agents.test_runtime import Chat
+
+    context = await playground_context(acme, openai_stub.base_url, tracing=False)
+    openai_stub.add(FunctionCall("test_refund", {"order": "B-2", "amount": 5}))
+    openai_stub.add("Done.")
+    events = await Chat(context).create("Refund B-2")
+    widget = approval_widget_of(events)
+    action = buttons(widget)["Approve"]
+
+    answer = await Chat(context).stream(
+        "threads.custom_action", thread_id=thread_id_of(events), item_id=widget["id"],
+        action={"type": action["type"], "payload": action["payload"]},
+    )  # fmt: skip
+
+    assert assistant_text(answer) == "Done."
+    assert REFUNDS == [{"order": "B-2", "amount": 5}]
+    assert not await database_sync_to_async(RunSpan.objects.for_tenant(acme).exists)()
