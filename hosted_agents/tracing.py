@@ -8,7 +8,8 @@ During a run, `TRACES.collect(trace_id)` buffers the run's finished spans in mem
 processor is called on the event loop, synchronously, so it does no I/O); the runtime takes
 them with `TRACES.release(trace_id)` when the run ends and writes them in the turn's second
 hop (one multi-row INSERT, `run_spans_insert`). Spans of traces nobody collects (a run
-outside the runtime) are ignored.
+outside the runtime) are ignored. A client session minted with `tracing.enabled` false
+runs untraced: nothing is kept, nothing exported.
 """
 
 from __future__ import annotations
