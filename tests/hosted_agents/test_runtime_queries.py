@@ -104,7 +104,7 @@ def agent(acme: Tenant) -> Agent:
     return publish(acme)  # the demo model, no quota
 
 
-def test_a_turn_on_a_new_thread_is_four_statements_in_two_hops(
+def test_a_turn_on_a_new_thread_is_five_statements_in_two_hops(
     agent: Agent, django_assert_max_num_queries: Any
 ) -> None:
     context = authenticated(agent)
@@ -308,7 +308,7 @@ def test_feedback_on_another_end_users_thread_is_refused_and_stores_nothing(agen
 def test_a_turn_authenticated_by_an_api_key_reads_nothing_again(
     agent: Agent, acme_key: Any, django_assert_max_num_queries: Any
 ) -> None:
-    """The endpoint's own context (chat_access) carries the version: the same four."""
+    """The endpoint's own context (chat_access) carries the version: the same five."""
     from hosted_agents.chat_access import ApiKeyCredential, chat_context_build
 
     access = chat_context_build(
@@ -324,6 +324,7 @@ def test_a_turn_authenticated_by_an_api_key_reads_nothing_again(
         "INSERT tenants_thread",
         "INSERT tenants_threaditem",
         "INSERT tenants_threaditem",
+        "INSERT hosted_agents_runspan",  # the run's trace, one statement
         "INSERT hosted_agents_usagedaily",
     ]
     assert measured.hops == 2
