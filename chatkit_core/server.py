@@ -74,7 +74,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, cast
+from typing import TYPE_CHECKING, Any, Generic, cast
 
 from pydantic import BaseModel
 from typing_extensions import TypeVar
@@ -142,6 +142,9 @@ from chatkit_core.types import (
     WidgetItem,
     is_streaming_req,
 )
+
+if TYPE_CHECKING:
+    from chatkit_core._agents_input import ThreadItemConverter
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGE",
@@ -406,13 +409,16 @@ class ChatKitServer(ABC, Generic[TContext]):
             _request_context.reset(token)
 
     async def _to_agent_input(
-        self, thread: ThreadMetadata, item: UserMessageItem | None
+        self,
+        thread: ThreadMetadata,
+        item: UserMessageItem | None,
+        converter: ThreadItemConverter | None = None,
     ) -> list[dict[str, Any]] | None:
         """Return the thread's history (oldest first) as agent input items, or None if empty.
 
         Loads every stored item, hidden ones included, with the request context of the
-        `process()` call in progress, and converts them with `agents.simple_to_agent_input`.
-        `item` is appended when it is not stored yet.
+        `process()` call in progress, and converts them with `converter` (by default
+        `agents.simple_to_agent_input`). `item` is appended when it is not stored yet.
         """
         from chatkit_core.agents import simple_to_agent_input
 
@@ -425,7 +431,10 @@ class ChatKitServer(ABC, Generic[TContext]):
             history.append(item)
         if not history:
             return None
-        converted = await simple_to_agent_input(history)
+        if converter is None:
+            converted = await simple_to_agent_input(history)
+        else:
+            converted = await converter.to_agent_input(history)
         return cast(list[dict[str, Any]], converted) or None
 
     # --- non-streaming operations ------------------------------------------------------

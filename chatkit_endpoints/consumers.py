@@ -29,6 +29,7 @@ from chatkit_core.errors import ProtocolError
 from chatkit_core.server import NonStreamingResult
 from chatkit_core.store import NotFoundError
 from chatkit_endpoints import origins
+from chatkit_endpoints.attachments import PlatformAttachmentStore, endpoint_base_url
 from chatkit_endpoints.auth import authenticate
 from chatkit_endpoints.errors import EndpointError, error_body, from_protocol_error
 from chatkit_endpoints.limits import quota_enforce, rate_limit_enforce
@@ -151,7 +152,7 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
         raise NotImplementedError
 
     async def admit(
-        self, read_ahead: bytes | None = None
+        self, read_ahead: bytes | None = None, **server_options: Any
     ) -> tuple[ChatAccess, PlatformChatKitServer]:
         """Authenticate, check the Origin and count the request; return the caller's access
         and the server for it.
@@ -168,6 +169,7 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
             agent_slug=kwargs["agent"],
             ip=client[0] if client else None,
             read_ahead=read_ahead,
+            server_options=server_options,
         )
         origin = self.headers.get(b"origin")
         if origin is not None:
@@ -195,9 +197,31 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
             await self.send_body(_STREAM_FAILED)
             return
         self._started = True
+        if not self._cors and error.code != "origin_not_allowed":
+            self._cors = await self._refusal_cors()
         headers = [_JSON, *self._cors, *error.headers]
         body = error_body(error.code, error.message, **error.details)
         await self.send_response(error.status, body, headers=headers)
+
+    async def _refusal_cors(self) -> list[tuple[bytes, bytes]]:
+        """Return CORS headers for a refusal that came before the Origin check, if allowed."""
+        origin = self.headers.get(b"origin")
+        kwargs = self.scope.get("url_route", {}).get("kwargs", {})
+        if origin is None or "tenant" not in kwargs or "agent" not in kwargs:
+            return []
+        try:
+            headers: list[tuple[bytes, bytes]] = await database_sync_to_async(
+                origins.refusal_headers
+            )(
+                origin=origin.decode("latin-1"),
+                tenant_slug=kwargs["tenant"],
+                agent_slug=kwargs["agent"],
+                scope=self.scope,
+            )
+        except Exception:
+            logger.exception("Checking the origin of a refusal failed")
+            return []
+        return headers
 
     async def send_json(self, body: bytes) -> None:
         self._started = True
@@ -239,7 +263,10 @@ class ChatKitConsumer(_EndpointConsumer):
                 415, "unsupported_media_type", "Send the request as Content-Type: application/json."
             )
         kind, thread_id = _peek(body)
-        access, server = await self.admit(body if kind in READ_AHEAD_TYPES else None)
+        access, server = await self.admit(
+            body if kind in READ_AHEAD_TYPES else None,
+            attachment_store=PlatformAttachmentStore(endpoint_base_url(self.scope)),
+        )
         context = access.context
         streaming = kind in STREAMING_TYPES
         if streaming:
@@ -312,9 +339,10 @@ def _admit_sync(
     agent_slug: str,
     ip: str | None,
     read_ahead: bytes | None,
+    server_options: dict[str, Any] | None = None,
 ) -> tuple[ChatAccess, PlatformChatKitServer]:
     access = authenticate(headers=headers, tenant_slug=tenant_slug, agent_slug=agent_slug, ip=ip)
-    server = PlatformChatKitServer.for_request(access.context)
+    server = PlatformChatKitServer.for_request(access.context, **(server_options or {}))
     if read_ahead is not None:
         server.prefetch(read_ahead)
     return access, server

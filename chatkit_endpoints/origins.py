@@ -19,7 +19,7 @@ from hosted_agents.models import Agent
 from tenants.models import Tenant
 from tenants.models.tenancy import origin_matches
 
-__all__ = ["origin_check", "preflight"]
+__all__ = ["cors_headers", "origin_check", "preflight", "refusal_headers"]
 
 ALLOWED_HEADERS = b"authorization, content-type, x-chatkit-user, openai-beta, accept-language"
 MAX_AGE_SECONDS = b"600"
@@ -81,14 +81,7 @@ def preflight(
     """Return the headers of the answer to a CORS preflight; raise a 403 if refused (sync)."""
     if not origin:
         raise EndpointError(400, "not_a_preflight", "A CORS preflight names its Origin.")
-    # Unscoped: the path names the tenant, and nothing but its origins is read.
-    agent = (
-        Agent.unscoped.filter(tenant__slug=tenant_slug, slug=agent_slug)
-        .select_related("tenant")
-        .only("slug", "allowed_origins", "tenant__slug", "tenant__allowed_origins")
-        .first()
-    )
-    if agent is None or not _allowed(origin, agent.tenant, agent, scope):
+    if not _path_allows(origin, tenant_slug, agent_slug, scope):
         raise refused(origin, tenant_slug, agent_slug)
     return [
         *cors_headers(origin),
@@ -96,3 +89,48 @@ def preflight(
         (b"access-control-allow-headers", ALLOWED_HEADERS),
         (b"access-control-max-age", MAX_AGE_SECONDS),
     ]
+
+
+def refusal_headers(
+    *, origin: str, tenant_slug: str, agent_slug: str, scope: dict[str, Any]
+) -> list[tuple[bytes, bytes]]:
+    """Return the CORS headers of a refusal answered before the Origin was checked (sync).
+
+    A browser shows a cross-origin answer without `Access-Control-Allow-Origin` to its
+    page as a network error; with it, the page can read why it was refused (a bad or
+    expired secret, a missing thread, a limit). Only an origin the path's agent allows
+    gets it, so the refusal says nothing to other origins.
+    """
+    if not origin or not _path_allows(origin, tenant_slug, agent_slug, scope, for_refusal=True):
+        return []
+    return cors_headers(origin)
+
+
+def _path_allows(
+    origin: str,
+    tenant_slug: str,
+    agent_slug: str,
+    scope: dict[str, Any],
+    *,
+    for_refusal: bool = False,
+) -> bool:
+    """Return whether the agent the path names allows `origin` (one statement).
+
+    `for_refusal`: for an agent that does not exist, the tenant's origins decide (one more
+    statement), so a page of the tenant can read that the agent is missing.
+    """
+    if origin.lower() == _own_origin(scope):
+        return True
+    # Unscoped: the path names the tenant, and nothing but its origins is read.
+    agent = (
+        Agent.unscoped.filter(tenant__slug=tenant_slug, slug=agent_slug)
+        .select_related("tenant")
+        .only("slug", "allowed_origins", "tenant__slug", "tenant__allowed_origins")
+        .first()
+    )
+    if agent is not None:
+        return _allowed(origin, agent.tenant, agent, scope)
+    if not for_refusal:
+        return False
+    tenant = Tenant.objects.filter(slug=tenant_slug).only("allowed_origins").first()
+    return tenant is not None and tenant.origin_allowed(origin)

@@ -8,6 +8,7 @@ from django.urls import re_path
 
 from chatkit_endpoints.consumers import ChatKitConsumer, ThreadStreamConsumer
 from chatkit_endpoints.live import LiveViewConsumer
+from chatkit_endpoints.uploads import AttachmentPreviewConsumer, AttachmentUploadConsumer
 
 __all__ = ["http_routes", "websocket_routes"]
 
@@ -18,6 +19,14 @@ http_routes: list[Any] = [
     re_path(
         _AGENT + r"threads/(?P<thread>[^/]{1,200})/stream$",
         ThreadStreamConsumer.as_asgi(),
+    ),
+    re_path(
+        _AGENT + r"attachments/(?P<attachment>[^/]{1,100})/upload$",
+        AttachmentUploadConsumer.as_asgi(),
+    ),
+    re_path(
+        _AGENT + r"attachments/(?P<attachment>[^/]{1,100})/preview$",
+        AttachmentPreviewConsumer.as_asgi(),
     ),
 ]
 

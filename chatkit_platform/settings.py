@@ -118,6 +118,20 @@ try:
     LONG_TOOL_TIMEOUT_SECONDS = env_int("LONG_TOOL_TIMEOUT_SECONDS", 600, minimum=1)
     CHATKIT_MAX_REQUEST_BYTES = env_int("CHATKIT_MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
     CHATKIT_SSE_KEEPALIVE_SECONDS = env_int("CHATKIT_SSE_KEEPALIVE_SECONDS", 15, minimum=1)
+    # Attachments (two-phase upload): the limits for API-key callers (a client session's
+    # `file_upload` sets its own, within the session API's bounds), and how long an
+    # upload link lives. The bytes go to STORAGES["default"], under MEDIA_ROOT by default.
+    CHATKIT_ATTACHMENT_MAX_BYTES = env_int(
+        "CHATKIT_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024
+    )
+    CHATKIT_ATTACHMENT_MAX_FILES = env_int("CHATKIT_ATTACHMENT_MAX_FILES", 10, minimum=1)
+    CHATKIT_ATTACHMENT_UPLOAD_SECONDS = env_int(
+        "CHATKIT_ATTACHMENT_UPLOAD_SECONDS", 600, minimum=10
+    )
+    MEDIA_ROOT = BASE_DIR / (env_str("MEDIA_ROOT") or DATA_DIR / "media")
+    # The platform's public base URL (https://chat.example.com), for the upload and preview
+    # links of attachments; by default they are built from the request's Host.
+    CHATKIT_PUBLIC_URL = env_str("CHATKIT_PUBLIC_URL")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
     TRUST_X_FORWARDED_PROTO = env_bool("TRUST_X_FORWARDED_PROTO", False)
     LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-__all__ = ["instructions_placeholders", "instructions_render"]
+__all__ = [
+    "instructions_placeholders",
+    "instructions_render",
+    "state_fill",
+    "state_placeholders_mark",
+]
 
 StateValue = str | int | float | bool
 
@@ -36,12 +41,22 @@ def _text(value: StateValue) -> str:
 
 def instructions_render(template: str, state: Mapping[str, StateValue]) -> str:
     """Return `template` with every `{{ state.name }}` replaced by the value of `name`."""
+    return state_fill(template, state)
+
+
+def state_fill(
+    template: str,
+    state: Mapping[str, StateValue],
+    escape: Callable[[str], str] = lambda text: text,
+) -> str:
+    """Return `template` with its `{{ state.name }}` placeholders filled, each value passed
+    through `escape` for where it lands (URL-quoted in a URL, say); same rules as above."""
 
     def replace(match: re.Match[str]) -> str:
         if match.group(1):
             return match.group(0)[1:]  # escaped: drop the backslash, keep the braces
         value = state.get(match.group(2))
-        return "" if value is None else _text(value)
+        return escape("" if value is None else _text(value))
 
     return _PLACEHOLDER.sub(replace, template)
 
@@ -50,3 +65,8 @@ def instructions_placeholders(template: str) -> list[str]:
     """Return the state variables `template` uses, in order of first use, escaped ones left out."""
     names = [match.group(2) for match in _PLACEHOLDER.finditer(template) if not match.group(1)]
     return list(dict.fromkeys(names))
+
+
+def state_placeholders_mark(template: str, mark: str) -> str:
+    """Return `template` with each (unescaped) state placeholder replaced by `mark`."""
+    return _PLACEHOLDER.sub(lambda match: match.group(0) if match.group(1) else mark, template)

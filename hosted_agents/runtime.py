@@ -60,6 +60,7 @@ from chatkit_core.server import (
     NonStreamingResult,
     StreamingResult,
 )
+from chatkit_core.store import AttachmentStore
 from chatkit_core.types import (
     ChatKitReq,
     FeedbackKind,
@@ -83,6 +84,7 @@ from hosted_agents.approvals import (
     approval_widget,
     pending_approval_decide,
 )
+from hosted_agents.attachment_input import AttachmentConverter
 from hosted_agents.exceptions import (
     AgentMisconfigured,
     AgentNotPublished,
@@ -151,6 +153,16 @@ class RequestContext:
     # authentication (one statement, so a suspension or a new version counts at once):
     # the runtime then reads none of the three again. None: the runtime reads them itself.
     published_version: AgentVersion | None = None
+
+    @property
+    def state_variables(self) -> dict[str, str | int | float | bool]:
+        """Return the session's `state_variables` ({} for an API key's caller).
+
+        Tools read them from the run context: `ctx.context.request_context.state_variables`.
+        """
+        if self.client_session is None:
+            return {}
+        return dict(self.client_session.state_variables or {})
 
     @property
     def actor_label(self) -> str:
@@ -347,8 +359,9 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         long_tool_runner: LongToolRunner | None = None,
         http_fetcher: Fetcher = http_fetch.fetch,
         max_turns: int = DEFAULT_MAX_TURNS,
+        attachment_store: AttachmentStore[RequestContext] | None = None,
     ) -> None:
-        super().__init__(store)
+        super().__init__(store, attachment_store)
         self.model_timeout_seconds = model_timeout_seconds
         self.model_max_retries = model_max_retries
         self.long_tool_runner = long_tool_runner
@@ -375,6 +388,8 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             store = DjangoStore(
                 context.tenant, agent=context.agent, end_user_id=context.end_user_id
             )
+        # A message may carry only attachments whose file arrived.
+        store.uploaded_attachments_only = True
         return cls(store, **options)
 
     def prefetch(self, request: bytes) -> None:
@@ -519,7 +534,8 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         )
         run_input: Any
         if resume is None:
-            run_input = await self._to_agent_input(thread, input_user_message) or []
+            converter = AttachmentConverter(plan.tenant)
+            run_input = await self._to_agent_input(thread, input_user_message, converter) or []
         else:
             run_input = await _resumed_state(sdk_agent, agent_context, resume)
         # The run's spans are buffered in memory and written in the second hop, unless the

@@ -66,6 +66,7 @@ from tenants.models import Tenant, Thread
 from tenants.models import ThreadItem as ThreadItemRow
 from tenants.models.conversations import MIME_TYPE_MAX_LENGTH, NAME_MAX_LENGTH
 from tenants.prepared import Placeholders, PreparedQuery
+from tenants.services.attachments import attachment_rows_delete
 from tenants.services.conversations import feedback_create, thread_items_mark_origin
 
 if TYPE_CHECKING:
@@ -341,6 +342,10 @@ class DjangoStore(Store[TContext]):
         # Reads made ahead of process(), in the hop that authenticated the request.
         self._ahead: dict[tuple[Any, ...], tuple[bool, Any]] = {}
 
+    # On: an attachment whose file was not uploaded yet cannot be loaded (so not referenced
+    # from a message); the platform's ChatKit server turns it on (hosted_agents/runtime.py).
+    uploaded_attachments_only = False
+
     @property
     def tenant(self) -> Tenant:
         return self._tenant
@@ -485,8 +490,14 @@ class DjangoStore(Store[TContext]):
         return _page(threads, has_more)
 
     def _delete_thread(self, thread_id: str) -> None:
-        # Cascades to the thread's items and feedback; attachments lose their thread link.
-        self._threads().filter(public_id=thread_id).delete()
+        # Cascades to the thread's items and feedback; its attachments (and their files)
+        # go with it too, in the same transaction.
+        with transaction.atomic():
+            threads = self._threads().filter(public_id=thread_id)
+            attachment_rows_delete(
+                AttachmentRow.objects.for_tenant(self._tenant).filter(thread__in=threads)
+            )
+            threads.delete()
 
     # --- items ------------------------------------------------------------------------
 
@@ -580,15 +591,16 @@ class DjangoStore(Store[TContext]):
                 raise NotFoundError(f"Attachment {attachment.id} not found") from None
 
     def _load_attachment(self, attachment_id: str) -> Attachment:
-        found = _one(
-            self._attachments().filter(public_id=attachment_id).values_list("data", flat=True)
-        )
+        rows = self._attachments().filter(public_id=attachment_id)
+        if self.uploaded_attachments_only:
+            rows = rows.exclude(file="")
+        found = _one(rows.values_list("data", flat=True))
         if found is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
         return _ATTACHMENT.validate_python(found)
 
     def _delete_attachment(self, attachment_id: str) -> None:
-        self._attachments().filter(public_id=attachment_id).delete()
+        attachment_rows_delete(self._attachments().filter(public_id=attachment_id))
 
     # --- feedback (not part of Store; the platform's server calls it) ----------------
 

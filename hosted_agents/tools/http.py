@@ -1,10 +1,13 @@
 """HTTP tools as openai-agents `FunctionTool`s, calling out through the SSRF-safe fetch.
 
 The URL template's `{placeholders}` are filled from the arguments, each URL-encoded as one
-segment (so a value cannot add path segments or a query). The other arguments become the
-query string of a GET or DELETE and the JSON body of the other methods. Header values are
-secrets: they are decrypted only when the tool is called (`load_headers`). Whatever fails,
-the model gets a message it can relay, never an exception.
+segment (so a value cannot add path segments or a query). The client session's state
+variables fill `{{ state.name }}` placeholders in the URL (URL-encoded the same way, and
+allowed in the same places) and in header values (control characters and non-ASCII
+percent-encoded, so a value cannot add a header); a missing variable is empty. The other
+arguments become the query string of a GET or DELETE and the JSON body of the other
+methods. Header values are secrets: they are decrypted only when the tool is called
+(`load_headers`). Whatever fails, the model gets a message it can relay, never an exception.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import logging
 import re
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -23,14 +26,17 @@ from agents import FunctionTool
 from agents.tool_context import ToolContext
 
 from hosted_agents import http_fetch
+from hosted_agents.instructions import state_fill, state_placeholders_mark
 from hosted_agents.tools.code import parse_arguments, tool_output
 
 __all__ = [
     "HeaderLoader",
     "HttpToolSpec",
+    "fill_headers",
     "fill_url",
     "http_function_tool",
     "http_request_build",
+    "state_of",
     "template_check_placeholders",
     "template_fields",
 ]
@@ -78,6 +84,8 @@ _FIXED_ORIGIN = re.compile(r"^https?://[^/?#{}]+[/?]", re.IGNORECASE)
 
 def template_check_placeholders(url_template: str) -> None:
     """Raise ValueError unless every placeholder is in the URL's path or query."""
+    # A state placeholder obeys the rules of an argument's.
+    url_template = state_placeholders_mark(url_template, "{state}")
     before_first = ""
     in_fragment = False
     seen_placeholder = False
@@ -97,8 +105,38 @@ def template_check_placeholders(url_template: str) -> None:
         seen_placeholder = True
 
 
-def fill_url(url_template: str, arguments: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _url_escape(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _header_escape(text: str) -> str:
+    return quote(text, safe=_HEADER_SAFE)
+
+
+_HEADER_SAFE = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) != "%")
+
+
+def state_of(ctx: ToolContext[Any]) -> Mapping[str, Any]:
+    """Return the run's state variables ({} outside a client session)."""
+    request_context = getattr(ctx.context, "request_context", None)
+    state = getattr(request_context, "state_variables", None)
+    return state if isinstance(state, Mapping) else {}
+
+
+def fill_headers(headers: dict[str, str], state: Mapping[str, Any]) -> dict[str, str]:
+    """Return the header values with their state placeholders filled (and trimmed: an empty
+    variable at the end must not leave a trailing space, which HTTP refuses)."""
+    return {
+        name: state_fill(value, state, _header_escape).strip() for name, value in headers.items()
+    }
+
+
+def fill_url(
+    url_template: str, arguments: dict[str, Any], state: Mapping[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
     """Return the URL with its placeholders filled, and the arguments left over."""
+    # State values are URL-encoded, so they bring no braces for format_map to read.
+    url_template = state_fill(url_template, state or {}, _url_escape)
     names = template_fields(url_template)
     missing = [name for name in names if name not in arguments]
     if missing:
@@ -122,9 +160,10 @@ def _with_query(url: str, arguments: dict[str, Any]) -> str:
 
 
 def http_request_build(
-    spec: HttpToolSpec, arguments: dict[str, Any]
+    spec: HttpToolSpec, arguments: dict[str, Any], state: Mapping[str, Any] | None = None
 ) -> tuple[str, dict[str, Any] | None]:
-    """Return the URL and JSON body (None for GET and DELETE) of a call with `arguments`.
+    """Return the URL and JSON body (None for GET and DELETE) of a call with `arguments`,
+    the session's `state` variables filled into the URL.
 
     Raise `ValueError` with a message for the model when the arguments do not fit.
     """
@@ -132,7 +171,7 @@ def http_request_build(
         jsonschema.validate(arguments, spec.args_schema)
     except jsonschema.ValidationError as error:
         raise ValueError(error.message) from None
-    url, rest = fill_url(spec.url_template, arguments)
+    url, rest = fill_url(spec.url_template, arguments, state)
     body = rest if spec.method in _BODY_METHODS else None
     if body is None:
         url = _with_query(url, rest)
@@ -150,11 +189,12 @@ def http_function_tool(
 
     async def invoke(ctx: ToolContext[Any], raw: str) -> str:
         try:
-            url, body = http_request_build(spec, parse_arguments(raw))
+            state = state_of(ctx)
+            url, body = http_request_build(spec, parse_arguments(raw), state)
         except ValueError as error:
             return f"Invalid arguments for {spec.name}: {error}"
         try:
-            headers = await load_headers(spec.id)
+            headers = fill_headers(await load_headers(spec.id), state)
             result = await fetcher(
                 spec.method,
                 url,

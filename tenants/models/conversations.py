@@ -112,6 +112,9 @@ class Attachment(TenantOwnedModel):
     size = models.PositiveBigIntegerField(null=True, blank=True)
     # The protocol attachment including its server-private `metadata`.
     data = models.JSONField()
+    # The uploaded bytes, through Django's storage API (STORAGES["default"]); empty until
+    # the upload, which happens once (tenants/services/attachments.py).
+    file = models.FileField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from tenants.actors import SYSTEM, Actor
 from tenants.exceptions import InvalidInput
 from tenants.models import Attachment, Feedback, Tenant, Thread, ThreadItem
+from tenants.services.attachments import attachment_rows_delete
 from tenants.services.audit import audit_event_record
 
 
@@ -25,7 +26,7 @@ def end_user_forget(*, tenant: Tenant, end_user_id: str, actor: Actor = SYSTEM) 
     counts = {
         "threads": len(thread_ids),
         "items": ThreadItem.objects.for_tenant(tenant).filter(thread_id__in=thread_ids).count(),
-        "attachments": _delete(
+        "attachments": attachment_rows_delete(
             Attachment.objects.for_tenant(tenant).filter(end_user_id=end_user_id)
             | Attachment.objects.for_tenant(tenant).filter(thread_id__in=thread_ids)
         ),

@@ -7,6 +7,7 @@ from django.db import transaction
 from tenants.actors import SYSTEM, Actor
 from tenants.exceptions import ObjectNotFound
 from tenants.models import Attachment, Tenant, Thread
+from tenants.services.attachments import attachment_rows_delete
 from tenants.services.audit import audit_event_record
 
 
@@ -23,7 +24,7 @@ def thread_delete(
         raise ObjectNotFound("thread", thread_id)
     # Attachments only lose their thread link when a thread is deleted (SET_NULL, which
     # suits the store's own delete); deleting a thread through the API takes them along.
-    Attachment.objects.for_tenant(tenant).filter(thread_id=thread.pk).delete()
+    attachment_rows_delete(Attachment.objects.for_tenant(tenant).filter(thread_id=thread.pk))
     audit_event_record(
         tenant=tenant,
         actor=actor,

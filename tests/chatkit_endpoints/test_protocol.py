@@ -96,8 +96,6 @@ def test_streamed_requests_that_cannot_start_are_refused_before_the_stream(
     ("type_", "params"),
     [
         ("threads.sync_custom_action", {"thread_id": "T", "action": {"type": "x", "payload": {}}}),
-        ("attachments.create", {"name": "a.png", "size": 10, "mime_type": "image/png"}),
-        ("attachments.delete", {"attachment_id": "atc_1"}),
         ("input.transcribe", {"audio_base64": "AAAA", "mime_type": "audio/webm"}),
     ],
 )
