@@ -671,11 +671,17 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--show-sql", action="store_true", help="list each request's statements")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--traces", action=argparse.BooleanOptionalAction, default=True,
+        help="trace runs as the platform does (spans kept in the tenant's tables)",
+    )  # fmt: skip
     args = parser.parse_args()
     _setup_django(args.database_url)
     from agents import set_tracing_disabled
 
-    set_tracing_disabled(True)
+    # The platform keeps run traces (hosted_agents/tracing.py); --no-traces measures without.
+    if not args.traces:
+        set_tracing_disabled(True)
     # The official server logs every request at INFO; a deployment would not print that.
     logging.getLogger("chatkit").setLevel(logging.WARNING)
     try:

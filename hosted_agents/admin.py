@@ -25,6 +25,8 @@ from hosted_agents.models import (
     AgentVersion,
     ClientTool,
     HttpTool,
+    PendingApproval,
+    RunSpan,
     ToolCall,
     UsageDaily,
 )
@@ -78,8 +80,12 @@ class AgentForm(ModelForm[Agent]):
         fields = [
             "tenant", "slug", "name", "instructions", "model", "model_settings",
             "provider_credential", "code_tools", "http_tools", "client_tools",
-            "greeting", "starter_prompts", "retention_days",
+            "tool_approvals", "greeting", "starter_prompts", "retention_days",
         ]  # fmt: skip
+        help_texts = {
+            "tool_approvals": '{"tool name": "ask"}: each call to that code or HTTP tool waits '
+            "for the end user's Approve / Reject; other tools run automatically.",
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -372,6 +378,28 @@ class ToolCallAdmin(ReadOnlyAdmin[ToolCall]):
     )  # fmt: skip
     list_filter = ["status", "tool_name", "tenant"]
     search_fields = ("call_id", "run_id", "thread_id", "tenant__slug")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@admin.register(PendingApproval)
+class PendingApprovalAdmin(ReadOnlyAdmin[PendingApproval]):
+    """Runs paused for an end user's approval; decided ones say what the user chose."""
+
+    list_display = ("public_id", "tenant", "thread", "status", "end_user_id", "created_at")
+    list_select_related = ["tenant", "thread"]
+    list_filter = ["status"]
+    search_fields = ("public_id", "end_user_id")
+    exclude = ("state",)  # the whole conversation so far: read in the thread instead
+
+
+@admin.register(RunSpan)
+class RunSpanAdmin(ReadOnlyAdmin[RunSpan]):
+    list_display = ("trace_id", "tenant", "kind", "name", "duration_ms", "started_at")
+    list_select_related = ["tenant"]
+    list_filter = ["kind"]
+    search_fields = ("trace_id", "item_id")
 
 
 # MCP servers and agent capabilities register their admin pages in their own module.

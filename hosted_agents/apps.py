@@ -6,9 +6,11 @@ class HostedAgentsConfig(AppConfig):
     verbose_name = "Agents, tools and their runtime"
 
     def ready(self) -> None:
-        from agents import set_tracing_disabled
         from django.conf import settings
 
+        from hosted_agents.tracing import tracing_configure
+
         # openai-agents exports traces of every run (tenants' conversations) to OpenAI by
-        # default. A self-hosted platform sends nothing anywhere unless the operator asks.
-        set_tracing_disabled(not settings.OPENAI_AGENTS_TRACING)
+        # default. The platform keeps them in the tenant's own tables instead, and sends
+        # them to OpenAI as well only when the operator asks.
+        tracing_configure(export_to_openai=settings.OPENAI_AGENTS_TRACING)

@@ -13,7 +13,8 @@
         │                              (also a LookupError)
         ├── AgentNotPublished          NOT_FOUND: the agent has no published version to serve
         ├── QuotaExhausted             LIMIT: the tenant used its monthly token quota
-        └── AgentMisconfigured         CONFLICT: a published version names something gone
+        ├── AgentMisconfigured         CONFLICT: a published version names something gone
+        └── ApprovalDecided            CONFLICT: a paused run's approval was already decided
 
     ImmutableVersionError              not a domain error but a bug: an AgentVersion was
                                        saved a second time
@@ -38,6 +39,7 @@ __all__ = [
     "AgentMisconfigured",
     "AgentNotPublished",
     "AlreadyExists",
+    "ApprovalDecided",
     "CredentialMismatch",
     "DomainError",
     "ErrorKind",
@@ -96,6 +98,17 @@ class AgentMisconfigured(HostedAgentsError):
     """The published version refers to a credential or tool that no longer exists."""
 
     kind = ErrorKind.CONFLICT
+
+
+class ApprovalDecided(HostedAgentsError):
+    """An approval was approved or rejected before: a run resumes once."""
+
+    kind = ErrorKind.CONFLICT
+
+    def __init__(self, approval_id: str, status: str) -> None:
+        super().__init__(f"approval {approval_id} is already {status}")
+        self.approval_id = approval_id
+        self.status = status
 
 
 class ImmutableVersionError(RuntimeError):

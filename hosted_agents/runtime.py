@@ -13,8 +13,9 @@
    settings with the output tokens capped at the quota left, tools) and runs it streamed
    over the thread's history through chatkit_core's bridge, under a run id of its own;
 3. when the run ends, however it ends, in its second hop: writes the items the run produced,
-   stamped with the version number and model that produced them, and records token usage
-   per tenant, agent and day;
+   stamped with the version number and model that produced them, the run's trace spans
+   (hosted_agents/tracing.py: one INSERT) and, for a run paused for approval, its state
+   (hosted_agents/approvals.py), and records token usage per tenant, agent and day;
 4. maps provider failures (bad key, rate limit, timeout, unreachable, HTTP errors) to an
    `error` event the user can act on and an `agent.run_failed` audit event for the admin
    (with secrets redacted from the provider's message); items left half-streamed are
@@ -22,10 +23,15 @@
 
 The server wraps each stream in `DjangoStore.buffered`, so the store holds its writes until
 the hops above (tests/hosted_agents/test_runtime_queries.py pins statements and hops).
+
+`action()` answers the Approve / Reject buttons of a paused run's widget: its first hop
+records the decision (refused if it was made before) and loads the paused version's plan;
+the run then resumes from the saved state, and ends as `respond()` does.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -35,12 +41,16 @@ from typing import Any
 
 import openai
 from agents import Agent as SdkAgent
-from agents import ModelSettings, Runner
+from agents import ModelSettings, RunConfig, RunContextWrapper, Runner, RunState
 from agents.exceptions import AgentsException, MaxTurnsExceeded
+from agents.items import ToolApprovalItem
 from channels.db import database_sync_to_async
 from django.conf import settings
-from pydantic import TypeAdapter, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from chatkit_core.actions import Action
 from chatkit_core.agents import AgentContext, stream_agent_response
 from chatkit_core.errors import CustomStreamError
 from chatkit_core.server import (
@@ -63,8 +73,17 @@ from chatkit_core.types import (
     ThreadsListReq,
     ThreadStreamEvent,
     UserMessageItem,
+    WidgetItem,
 )
 from hosted_agents import http_fetch
+from hosted_agents.approvals import (
+    APPROVAL_ACTION,
+    REJECTION_MESSAGE,
+    Decision,
+    approval_id_generate,
+    approval_widget,
+    pending_approval_decide,
+)
 from hosted_agents.attachment_input import AttachmentConverter
 from hosted_agents.capabilities.build import Capabilities, capabilities_build
 from hosted_agents.capabilities.handoffs import handoff_build
@@ -72,6 +91,7 @@ from hosted_agents.capabilities.stops import guardrail_answer, guardrail_audit
 from hosted_agents.exceptions import (
     AgentMisconfigured,
     AgentNotPublished,
+    ApprovalDecided,
     HostedAgentsError,
     InvalidInput,
     ObjectNotFound,
@@ -80,7 +100,7 @@ from hosted_agents.exceptions import (
 )
 from hosted_agents.instructions import instructions_render
 from hosted_agents.metering import output_token_cap, quota_check, usage_record_or_log
-from hosted_agents.models import Agent, AgentVersion
+from hosted_agents.models import Agent, AgentVersion, PendingApproval
 from hosted_agents.providers import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT_SECONDS,
@@ -96,11 +116,12 @@ from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
 from hosted_agents.tools.http import Fetcher
+from hosted_agents.tracing import TRACES, SpanRecord, run_spans_insert
 from operations.context import log_context_bind
 from operations.metrics import tokens_count
 from tenants.actors import Actor, ActorKind
 from tenants.client_session_store import ClientSessionStore
-from tenants.models import ClientSession, Tenant
+from tenants.models import ClientSession, Tenant, Thread
 from tenants.services.audit import audit_event_record
 from tenants.store import DjangoStore, ItemOrigin, Turn, orm_hop
 
@@ -230,7 +251,9 @@ _REFUSALS: list[tuple[type[Exception], str]] = [
         AgentMisconfigured,
         "This agent is misconfigured and cannot answer. Its administrator has been notified.",
     ),
+    (ApprovalDecided, "This request was already answered; it cannot be answered again."),
 ]
+_UNKNOWN_APPROVAL = "This approval request does not exist."
 
 # (error class, message, allow_retry); the first matching class wins, so subclasses first.
 _PROVIDER_FAILURES: list[tuple[type[Exception], str, bool]] = [
@@ -265,6 +288,8 @@ _PROVIDER_FAILURES: list[tuple[type[Exception], str, bool]] = [
 
 
 def _refusal(error: HostedAgentsError | ObjectNotFound | TenantInactive) -> CustomStreamError:
+    if isinstance(error, ObjectNotFound) and error.entity == "approval":
+        return CustomStreamError(_UNKNOWN_APPROVAL, allow_retry=False)
     message = next(text for kind, text in _REFUSALS if isinstance(error, kind))
     return CustomStreamError(message, allow_retry=False)
 
@@ -532,6 +557,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         thread: ThreadMetadata,
         input_user_message: UserMessageItem | None,
         context: RequestContext,
+        resume: _Resume | None = None,
     ) -> AsyncIterator[ThreadStreamEvent]:
         run_id = uuid.uuid4().hex
         log_context_bind(run_id=run_id)
@@ -540,19 +566,36 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         except AgentMisconfigured as error:
             await self._audit_failure(context, plan.agent, plan, error)
             raise _refusal(error) from error
-        converter = AttachmentConverter(plan.tenant)
-        history: Any = await self._to_agent_input(thread, input_user_message, converter) or []
         agent_context = AgentContext[RequestContext](
             thread=thread, store=self.store, request_context=context
         )
-        result = Runner.run_streamed(
-            sdk_agent,
-            history,
-            context=agent_context,
-            max_turns=self.max_turns,
-            run_config=capabilities.run_config,
+        run_input: Any
+        if resume is None:
+            converter = AttachmentConverter(plan.tenant)
+            run_input = await self._to_agent_input(thread, input_user_message, converter) or []
+        else:
+            run_input = await _resumed_state(sdk_agent, agent_context, resume)
+        # The run's spans are buffered in memory and written in the second hop, unless the
+        # client session turned tracing off (the sessions API's `tracing.enabled`).
+        trace_id = f"trace_{run_id}"
+        session = context.client_session
+        traced = session is None or session.tracing_enabled
+        if traced:
+            TRACES.collect(trace_id)
+        # A PII guardrail that redacts filters what the model is sent (capabilities).
+        redact = (
+            capabilities.run_config.call_model_input_filter if capabilities.run_config else None
         )
+        run_config = RunConfig(
+            workflow_name=plan.agent.slug, trace_id=trace_id, group_id=thread.id,
+            tracing_disabled=not traced, call_model_input_filter=redact,
+        )  # fmt: skip
+        result = Runner.run_streamed(
+            sdk_agent, run_input, context=agent_context, max_turns=self.max_turns,
+            run_config=run_config,
+        )  # fmt: skip
         items = _RunItems()
+        record = _RunRecord(trace_id=trace_id)
         completed = False
         try:
             bridged = capabilities.bridged(result, agent_context)
@@ -564,6 +607,11 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             for event in capabilities.answers.marks(self.store, thread, context):
                 items.track(event)
                 yield event
+            if result.interruptions:
+                record.paused = self._paused(thread, context, plan, result)
+                done = ThreadItemDoneEvent(item=record.paused.widget)
+                items.track(done)
+                yield done
             completed = True
         except Exception as error:
             stop = capabilities.stop_for(error)  # a tripped guardrail ends the turn politely
@@ -587,14 +635,78 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             await self._audit_failure(context, plan.agent, plan, error)
             raise failure from error
         finally:
+            record.spans = TRACES.release(trace_id)
             if agent_context.workflow_item is not None:
                 items.produced[agent_context.workflow_item.id] = None  # stored, not streamed
             failed = await self._after_run(
-                plan, provider, thread, items, result.context_wrapper.usage
+                plan, provider, thread, items, result.context_wrapper.usage, record
             )
             if completed and failed is not None:
                 # The user saw the answer but the thread does not hold it: say so.
                 raise failed
+
+    def _paused(
+        self, thread: ThreadMetadata, context: RequestContext, plan: RunPlan, result: Any
+    ) -> _Paused:
+        """Return the widget asking the end user, and the state that resumes the run."""
+        calls = [_call_of(item) for item in result.interruptions]
+        approval_id = approval_id_generate()
+        widget = WidgetItem(
+            id=self.store.generate_item_id("message", thread, context),
+            thread_id=thread.id,
+            created_at=timezone.now(),
+            widget=approval_widget(approval_id, calls),
+            copy_text=", ".join(call["tool"] for call in calls),
+        )
+        # The context is the request's, rebuilt on resume: nothing of it is saved.
+        state = result.to_state().to_json(context_serializer=lambda _: {})
+        return _Paused(approval_id, widget, calls, state, context.end_user_id)
+
+    async def action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Answer an approval widget's Approve / Reject: record it, then resume the run."""
+        if action.type != APPROVAL_ACTION:
+            raise CustomStreamError("This action is not supported.", allow_retry=False)
+        try:
+            payload = _ApprovalPayload.model_validate(action.payload)
+        except ValidationError:
+            raise CustomStreamError(_UNKNOWN_APPROVAL, allow_retry=False) from None
+        plan, source = await self._decide(context, thread, payload)
+        approval = source.approval
+        if sender is not None and sender.id == approval.widget_item_id:
+            decided = approval_widget(approval.public_id, approval.calls, approval.status)
+            yield ThreadItemReplacedEvent(item=sender.model_copy(update={"widget": decided}))
+        provider = provider_model_build(
+            plan.provider,
+            timeout_seconds=self.model_timeout_seconds,
+            max_retries=self.model_max_retries,
+        )
+        resume = _Resume(source, payload.decision)
+        try:
+            async for event in self._run(plan, provider, thread, None, context, resume):
+                yield event
+        finally:
+            await provider.aclose()
+
+    async def _decide(
+        self, context: RequestContext, thread: ThreadMetadata, payload: _ApprovalPayload
+    ) -> tuple[RunPlan, ResumeSource]:
+        """The action's first hop: write what the store holds, record the decision, plan."""
+        if context.tenant.pk != self.store.tenant.pk:
+            raise _refusal(ObjectNotFound("agent", context.agent.pk))
+        try:
+            decided: tuple[RunPlan, ResumeSource] = await orm_hop(
+                _resume_start, self.store, self.store.turn(), context, thread, payload
+            )
+            return decided
+        except (HostedAgentsError, ObjectNotFound, TenantInactive) as error:
+            logger.info("Refused an approval in thread %s: %s", thread.id, error)
+            raise _refusal(error) from error
 
     async def _after_run(
         self,
@@ -603,8 +715,9 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
         thread: ThreadMetadata,
         items: _RunItems,
         usage: Any,
+        record: _RunRecord,
     ) -> Exception | None:
-        """The turn's second hop: write the run's items and its usage.
+        """The turn's second hop: write the run's items, its trace, its pause, its usage.
 
         Return the exception that kept the items from being written, if one did; usage is
         recorded either way, and a failure to record it is only logged (the answer is out).
@@ -623,6 +736,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
             plan.version.number, provider.model_name, len(items.produced),
             input_tokens, output_tokens,
         )  # fmt: skip
+        record.item_id = items.answer_id()
         try:
             failed: Exception | None = await orm_hop(
                 _turn_end,
@@ -630,6 +744,7 @@ class PlatformChatKitServer(ChatKitServer[RequestContext]):
                 self.store.turn(),
                 plan,
                 origin,
+                record,
                 input_tokens,
                 output_tokens,
             )
@@ -679,6 +794,7 @@ class _RunItems:
 
     produced: dict[str, None] = field(default_factory=dict)
     _open: dict[str, None] = field(default_factory=dict)
+    _answers: dict[str, None] = field(default_factory=dict)
 
     def track(self, event: ThreadStreamEvent) -> None:
         if isinstance(event, ThreadItemAddedEvent):
@@ -686,12 +802,95 @@ class _RunItems:
         elif isinstance(event, ThreadItemDoneEvent | ThreadItemReplacedEvent):
             self.produced[event.item.id] = None
             self._open.pop(event.item.id, None)
+            if event.item.type == "assistant_message":
+                self._answers[event.item.id] = None
         elif isinstance(event, ThreadItemRemovedEvent):
             self.produced.pop(event.item_id, None)
             self._open.pop(event.item_id, None)
 
     def unfinished(self) -> list[str]:
         return list(self._open)
+
+    def answer_id(self) -> str:
+        """The run's last answer still in the thread, else its last item, else ""."""
+        answers = [item_id for item_id in self._answers if item_id in self.produced]
+        return (answers or list(self.produced) or [""])[-1]
+
+
+@dataclass
+class _Paused:
+    """A run stopped by tool calls that ask the end user: what is shown and saved."""
+
+    approval_id: str
+    widget: WidgetItem
+    calls: list[dict[str, Any]]
+    state: dict[str, Any]
+    end_user_id: str
+
+
+@dataclass
+class _RunRecord:
+    """What the second hop writes beside the items: the trace, and a pause if any."""
+
+    trace_id: str
+    spans: list[SpanRecord] = field(default_factory=list)
+    item_id: str = ""
+    paused: _Paused | None = None
+
+
+@dataclass(frozen=True)
+class ResumeSource:
+    """A decided approval and the version whose run it resumes."""
+
+    approval: PendingApproval
+    version: AgentVersion
+
+
+@dataclass(frozen=True)
+class _Resume:
+    source: ResumeSource
+    decision: Decision
+
+
+class _ApprovalPayload(BaseModel):
+    approval_id: str
+    decision: Decision
+
+
+def _call_of(item: ToolApprovalItem) -> dict[str, Any]:
+    raw = item.raw_item
+    arguments = getattr(raw, "arguments", None)
+    if arguments is None and isinstance(raw, dict):
+        arguments = raw.get("arguments")
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except ValueError:
+        parsed = arguments
+    call_id = getattr(raw, "call_id", None) or (raw.get("call_id") if isinstance(raw, dict) else "")
+    return {"call_id": call_id or "", "tool": item.tool_name or "", "arguments": parsed}
+
+
+async def _resumed_state(
+    sdk_agent: SdkAgent[Any], agent_context: AgentContext[RequestContext], resume: _Resume
+) -> RunState[Any, Any]:
+    """Return the paused run's state with the end user's decision on each of its calls."""
+    try:
+        state = await RunState.from_json(
+            sdk_agent,
+            resume.source.approval.state,
+            context_override=RunContextWrapper(context=agent_context),
+        )
+    except Exception as error:
+        logger.warning("A paused run could not be resumed: %s", error)
+        raise CustomStreamError(
+            "This request can no longer be resumed. Please ask again.", allow_retry=False
+        ) from error
+    for interruption in state.get_interruptions():
+        if resume.decision == "approve":
+            state.approve(interruption)
+        else:
+            state.reject(interruption, rejection_message=REJECTION_MESSAGE)
+    return state
 
 
 def _turn_start(
@@ -724,19 +923,35 @@ def _turn_end(
     turn: Turn | None,
     plan: RunPlan,
     origin: ItemOrigin,
+    record: _RunRecord,
     input_tokens: int,
     output_tokens: int,
 ) -> Exception | None:
-    """Write the run's items with their origin, then record usage (sync, one hop).
+    """Write the run's items with their origin, its trace and pause, then usage (sync, one hop).
 
     Return (not raise) the exception that kept the items from being written, so that usage
-    is recorded whatever happened to them.
+    is recorded whatever happened to them. A trace that cannot be written is only logged.
     """
     failed: Exception | None = None
     try:
         store.write(turn, origin=origin)
     except Exception as error:
         failed = error
+    thread_pk = None if turn is None else turn.thread_pks.get(origin.thread_id)
+    if failed is None and record.paused is not None:
+        try:
+            _pause_record(plan, origin.thread_id, thread_pk, record.paused)
+        except Exception as error:
+            failed = error
+    if failed is None:
+        try:
+            run_spans_insert(
+                tenant=plan.tenant, thread_id=origin.thread_id, thread_pk=thread_pk,
+                trace_id=record.trace_id, item_id=record.item_id,
+                agent_version=plan.version.number, spans=record.spans,
+            )  # fmt: skip
+        except Exception:
+            logger.exception("Recording the trace of a run of agent %s failed", plan.agent.pk)
     usage_record_or_log(
         tenant_id=plan.tenant.pk,
         agent_id=plan.agent.pk,
@@ -746,11 +961,71 @@ def _turn_end(
     return failed
 
 
+def _pause_record(plan: RunPlan, thread_id: str, thread_pk: int | None, paused: _Paused) -> None:
+    if thread_pk is None:
+        thread_pk = Thread.objects.for_tenant(plan.tenant).get(public_id=thread_id).pk
+    PendingApproval.objects.for_tenant(plan.tenant).create(
+        thread_id=thread_pk,
+        public_id=paused.approval_id,
+        end_user_id=paused.end_user_id,
+        agent_version=plan.version.number,
+        widget_item_id=paused.widget.id,
+        calls=paused.calls,
+        state=paused.state,
+    )
+
+
+def _resume_start(
+    store: DjangoStore[RequestContext],
+    turn: Turn | None,
+    context: RequestContext,
+    thread: ThreadMetadata,
+    payload: _ApprovalPayload,
+) -> tuple[RunPlan, ResumeSource]:
+    """Write what the store holds, record the decision, plan the paused version (sync).
+
+    One transaction: a run refused now (a suspended tenant, a quota used up) leaves the
+    approval pending, to be decided again later.
+    """
+    store.write(turn)
+    thread_pk = None if turn is None else turn.thread_pks.get(thread.id)
+    if thread_pk is None:
+        thread_pk = Thread.objects.for_tenant(store.tenant).get(public_id=thread.id).pk
+    with transaction.atomic():
+        approval = pending_approval_decide(
+            tenant=store.tenant,
+            thread_pk=thread_pk,
+            approval_id=payload.approval_id,
+            end_user_id=context.end_user_id,
+            decision=payload.decision,
+            actor=_actor(context),
+        )
+        version = _paused_version(context, approval)
+        return _plan_of(context.tenant, context.agent, version), ResumeSource(approval, version)
+
+
+def _paused_version(context: RequestContext, approval: PendingApproval) -> AgentVersion:
+    """Return the version that paused: the run resumes with the same tools (sync)."""
+    if approval.agent_version == DRAFT_VERSION:
+        return _draft_version(context.agent)  # the playground's; it must not have changed
+    version = (
+        AgentVersion.objects.for_tenant(context.tenant)
+        .filter(agent_id=context.agent.pk, number=approval.agent_version)
+        .first()
+    )
+    if version is None:
+        raise ObjectNotFound("approval", approval.public_id)
+    return version
+
+
+def _actor(context: RequestContext) -> Actor:
+    kind = ActorKind.API_KEY if context.api_key_id is not None else ActorKind.SYSTEM
+    return Actor(kind=kind, label=context.actor_label, ip=context.ip)
+
+
 def _audit_record(
     *, tenant: Tenant, agent: Agent, context: RequestContext, details: dict[str, Any]
 ) -> None:
-    kind = ActorKind.API_KEY if context.api_key_id is not None else ActorKind.SYSTEM
-    actor = Actor(kind=kind, label=context.actor_label, ip=context.ip)
     audit_event_record(
-        tenant=tenant, actor=actor, action="agent.run_failed", target=agent, after=details
+        tenant=tenant, actor=_actor(context), action="agent.run_failed", target=agent, after=details
     )

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
 
 from hosted_agents.exceptions import ObjectNotFound
-from hosted_agents.models import Agent, AgentVersion, ClientTool, HttpTool, UsageDaily
+from hosted_agents.models import (
+    Agent,
+    AgentVersion,
+    ClientTool,
+    HttpTool,
+    RunSpan,
+    UsageDaily,
+)
 from tenants.encryption import decrypt
 from tenants.models import Tenant
 
@@ -121,3 +129,44 @@ def usage_tokens_since(*, tenant: Tenant, since: date) -> int:
         .aggregate(input=Sum("input_tokens"), output=Sum("output_tokens"))
     )
     return int(totals["input"] or 0) + int(totals["output"] or 0)
+
+
+# Spans of a thread's runs are read at most this many at a time (oldest first).
+MAX_THREAD_SPANS = 2000
+
+_SPAN_FIELDS = (
+    "trace_id", "span_id", "parent_id", "item_id", "agent_version", "kind", "name",
+    "started_at", "ended_at", "duration_ms", "model", "input_tokens", "output_tokens",
+    "data", "error",
+)  # fmt: skip
+
+
+def run_traces_of_thread(*, tenant: Tenant | int, thread_pk: int) -> list[dict[str, Any]]:
+    """Return a thread's run traces, oldest first: per run its answer item, totals, spans.
+
+    One statement. The caller has found the thread in `tenant` (a selector or the store).
+    """
+    rows = (
+        RunSpan.objects.for_tenant(tenant)
+        .filter(thread_id=thread_pk)
+        .order_by("started_at", "id")
+        .values(*_SPAN_FIELDS)[:MAX_THREAD_SPANS]
+    )
+    traces: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        trace = traces.setdefault(
+            row["trace_id"],
+            {
+                "trace_id": row["trace_id"], "item_id": row["item_id"],
+                "agent_version": row["agent_version"], "started_at": row["started_at"],
+                "ended_at": row["ended_at"], "input_tokens": 0, "output_tokens": 0, "spans": [],
+            },
+        )  # fmt: skip
+        trace["spans"].append({k: v for k, v in row.items() if k not in ("trace_id", "item_id")})
+        if row["ended_at"] is not None and (
+            trace["ended_at"] is None or row["ended_at"] > trace["ended_at"]
+        ):
+            trace["ended_at"] = row["ended_at"]
+        trace["input_tokens"] += row["input_tokens"] or 0
+        trace["output_tokens"] += row["output_tokens"] or 0
+    return list(traces.values())

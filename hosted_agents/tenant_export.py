@@ -30,6 +30,8 @@ from hosted_agents.models import (
     ClientTool,
     HttpTool,
     McpServer,
+    PendingApproval,
+    RunSpan,
     ToolCall,
     UsageDaily,
 )
@@ -68,6 +70,8 @@ EXPORTED: list[tuple[str, type[TenantOwnedModel]]] = [
     ("attachments", Attachment),
     ("feedback", Feedback),
     ("tool_calls", ToolCall),
+    ("run_spans", RunSpan),
+    ("pending_approvals", PendingApproval),
     ("usage_daily", UsageDaily),
     ("audit_events", AuditEvent),
 ]

@@ -35,6 +35,10 @@ router = Router(tags=["agents"])
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
 
+# Per tool name: "ask" waits for the end user's approval before each call; "auto" runs it.
+ApprovalPolicy = Literal["auto", "ask"]
+
+
 class AgentCreateIn(In):
     slug: str = Field(min_length=1, max_length=100, pattern=SLUG)
     name: str = Field(min_length=1, max_length=200)
@@ -45,6 +49,7 @@ class AgentCreateIn(In):
     code_tools: list[str] = Field(default_factory=list)
     http_tools: list[int] = Field(default_factory=list)
     client_tools: list[int] = Field(default_factory=list)
+    tool_approvals: dict[str, ApprovalPolicy] = Field(default_factory=dict)
     greeting: str = Field(default="", max_length=500)
     starter_prompts: list[str] = Field(default_factory=list)
 
@@ -62,6 +67,7 @@ class AgentUpdateIn(PatchIn):
     code_tools: list[str] | None = Field(default=None)
     http_tools: list[int] | None = Field(default=None)
     client_tools: list[int] | None = Field(default=None)
+    tool_approvals: dict[str, ApprovalPolicy] | None = Field(default=None)
     greeting: str | None = Field(default=None, max_length=500)
     starter_prompts: list[str] | None = Field(default=None)
 
@@ -91,6 +97,7 @@ class AgentOut(Schema):
     code_tools: list[str]
     http_tools: list[int]
     client_tools: list[int]
+    tool_approvals: dict[str, ApprovalPolicy]
     greeting: str
     starter_prompts: list[str]
     workflow_id: str
@@ -158,6 +165,7 @@ def agent_out(agent: Agent, published: int | None = None) -> dict[str, Any]:
         "code_tools": agent.code_tools,
         "http_tools": agent.http_tools,
         "client_tools": agent.client_tools,
+        "tool_approvals": agent.tool_approvals,
         "greeting": agent.greeting,
         "starter_prompts": agent.starter_prompts,
         "workflow_id": agent.workflow_id,

@@ -50,6 +50,7 @@ class AgentDefinitionOut(Schema):
     code_tools: list[str]
     http_tools: list[str]
     client_tools: list[str]
+    tool_approvals: dict[str, Literal["auto", "ask"]]
     greeting: str
     starter_prompts: list[str]
     workflow_id: str

@@ -10,6 +10,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from hosted_agents.selectors import run_traces_of_thread
 from management_api.auth import request_actor, request_tenant
 from management_api.exports import ExportFormat, export_response
 from management_api.pagination import OrderedPageQuery, list_out
@@ -72,6 +73,40 @@ class ThreadListOut(Schema):
 class ThreadDetailOut(ThreadOut):
     items: list[dict[str, Any]]
     items_truncated: bool
+
+
+class RunSpanOut(Schema):
+    span_id: str
+    parent_id: str
+    agent_version: int | None
+    kind: str
+    name: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_ms: float | None
+    model: str
+    input_tokens: int | None
+    output_tokens: int | None
+    data: dict[str, Any]
+    error: dict[str, Any] | None
+
+
+class RunTraceOut(Schema):
+    object: Literal["run.trace"]
+    trace_id: str
+    item_id: str
+    agent_version: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    input_tokens: int
+    output_tokens: int
+    spans: list[RunSpanOut]
+
+
+class RunTraceListOut(Schema):
+    object: Literal["list"]
+    thread_id: str
+    data: list[RunTraceOut]
 
 
 class ThreadDeleteOut(Schema):
@@ -142,6 +177,19 @@ def thread_get_operation(request: HttpRequest, thread_id: str) -> dict[str, Any]
         **thread_out(row),
         "items": items[:MAX_ITEMS],
         "items_truncated": len(items) > MAX_ITEMS,
+    }
+
+
+@router.get("/threads/{thread_id}/traces", response=RunTraceListOut, url_name="thread_traces")
+def thread_traces_operation(request: HttpRequest, thread_id: str) -> dict[str, Any]:
+    """Every run of the thread, oldest first: the answer it produced and its spans."""
+    tenant = request_tenant(request)
+    thread = thread_get(tenant=tenant, thread_id=thread_id)
+    traces = run_traces_of_thread(tenant=tenant, thread_pk=thread.pk)
+    return {
+        "object": "list",
+        "thread_id": thread_id,
+        "data": [{"object": "run.trace", **trace} for trace in traces],
     }
 
 

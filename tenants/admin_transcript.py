@@ -5,7 +5,10 @@ one at a time. Items are rendered from their stored protocol JSON: messages as t
 client tool calls with their arguments and output, widgets as the text they show. Two
 hidden items the runtime adds are shown by what they mean: a tripped guardrail (`guardrail`)
 and the agent a handoff gave the answer to (`answered_by`, which also labels the messages it
-names "Assistant (<agent>)"; see hosted_agents/capabilities/).
+names "Assistant (<agent>)"; see hosted_agents/capabilities/). An approval widget says what
+was asked and what the user decided. Each answer is followed by the trace of the run that
+produced it: model calls with latency and tokens, tool calls with arguments and results,
+handoffs and guardrails (hosted_agents/tracing.py).
 """
 
 from __future__ import annotations
@@ -54,22 +57,25 @@ class ThreadTranscriptMixin:
             ThreadItem.objects.for_tenant(thread.tenant_id)
             .filter(thread=thread)
             .order_by("created_at", "id")
-            .values_list("type", "created_at", "data")[: MAX_ITEMS + 1]
+            .values_list("public_id", "type", "created_at", "data")[: MAX_ITEMS + 1]
         )
         if not items:
             return format_html("<p>{}</p>", "No items yet.")
-        answered_by = answered_by_names([data for kind, _, data in items[:MAX_ITEMS]])
+        answered_by = answered_by_names([data for _, _, _, data in items[:MAX_ITEMS]])
+        traces = _trace_texts(thread)
         rows = format_html_join(
             "",
             '<div style="margin-bottom: 0.8em"><strong>{}</strong> <small>{}</small>'
-            '<div style="white-space: pre-wrap">{}</div></div>',
+            '<div style="white-space: pre-wrap">{}</div>'
+            '<div style="white-space: pre-wrap; color: #666; font-size: 0.85em">{}</div></div>',
             (
                 (
                     item_label(kind, data, answered_by),
                     f"{created:%Y-%m-%d %H:%M:%S}",
                     item_text(kind, data),
+                    traces.get(public_id, ""),
                 )
-                for kind, created, data in items[:MAX_ITEMS]
+                for public_id, kind, created, data in items[:MAX_ITEMS]
             ),
         )
         if len(items) > MAX_ITEMS:
@@ -109,6 +115,38 @@ def item_label(
         if "answered_by" in content:
             return "Handoff"
     return _LABELS.get(kind, kind)
+
+
+def _trace_texts(thread: Thread) -> dict[str, str]:
+    """Return each answer's run trace as text, by the answer's item id."""
+    # The spans are the agents app's table; imported here, as the thread admin is ours.
+    from hosted_agents.selectors import run_traces_of_thread
+
+    texts = {}
+    for trace in run_traces_of_thread(tenant=thread.tenant_id, thread_pk=thread.pk):
+        lines = [f"Trace {trace['trace_id']} (version {trace['agent_version']})"]
+        lines += [span_text(span) for span in trace["spans"]]
+        texts[trace["item_id"]] = "\n".join(lines)
+    return texts
+
+
+def span_text(span: dict[str, Any]) -> str:
+    """Return one line saying what a run span did, how long it took, what it cost."""
+    took = "" if span["duration_ms"] is None else f" {span['duration_ms']:.0f} ms"
+    data = span["data"] or {}
+    kind = span["kind"]
+    if kind == "model":
+        said = f"model {span['model']}: {span['input_tokens']} in, {span['output_tokens']} out"
+    elif kind == "tool":
+        said = f"tool {span['name']}({data.get('arguments') or ''}) -> {data.get('result')}"
+    elif kind == "handoff":
+        said = f"handoff {data.get('from_agent')} -> {data.get('to_agent')}"
+    elif kind == "guardrail":
+        said = f"guardrail {span['name']}: {'tripped' if data.get('triggered') else 'passed'}"
+    else:
+        said = f"{kind} {span['name']}"
+    failed = f" [error: {span['error'].get('message')}]" if span["error"] else ""
+    return f"  - {said}{took}{failed}"
 
 
 def item_text(kind: str, data: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from agents.result import RunResultStreaming
 from channels.db import database_sync_to_async
 
 from chatkit_core.agents import AgentContext
+from hosted_agents.approvals import approval_asked
 from hosted_agents.capabilities.guardrails import GuardrailStop, guardrail_stop, guardrails_build
 from hosted_agents.capabilities.handoffs import HandoffAnswers
 from hosted_agents.capabilities.hosted_tools import HostedToolTasks, hosted_tools_build
@@ -79,10 +80,15 @@ def capabilities_build(
 
     for entry in frozen.get("mcp_servers", []):
         spec = McpServerSpec.from_config(entry)
-        built.tools += [
-            mcp_function_tool(spec, tool, load_headers=load_headers, allow_private=allow_private)
-            for tool in entry["tools"]
-        ]
+        for tool in entry["tools"]:
+            function = mcp_function_tool(
+                spec, tool, load_headers=load_headers, allow_private=allow_private
+            )
+            # The server's approval list: such a call waits for the end user's Approve /
+            # Reject, as code and HTTP tools marked "ask" do (hosted_agents/approvals.py).
+            if approval_asked(entry, tool["name"]):
+                function.needs_approval = True
+            built.tools.append(function)
     hosted = frozen.get("hosted_tools", [])
     if hosted:
         if provider.client is None or isinstance(provider.model, OpenAIChatCompletionsModel):

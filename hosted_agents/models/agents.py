@@ -106,6 +106,9 @@ class Agent(TenantOwnedModel):
     code_tools = models.JSONField(default=list, blank=True)  # registered tool names
     http_tools = models.JSONField(default=list, blank=True)  # HttpTool ids
     client_tools = models.JSONField(default=list, blank=True)  # ClientTool ids
+    # {tool name: "ask"}: calls to these tools wait for the end user's approval; any other
+    # tool runs automatically ("auto"). Frozen per tool into a version (`approval`).
+    tool_approvals = models.JSONField(default=dict, blank=True)
     # Browser origins allowed to call this agent's endpoint, instead of the tenant's when
     # not empty (patterns as for Tenant.allowed_origins). Not versioned: applies at once.
     allowed_origins = models.JSONField(default=list, blank=True)

@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils.text import slugify
 from pydantic import ValidationError
 
+from hosted_agents.approvals import APPROVAL_POLICIES
 from hosted_agents.capabilities.freeze import capabilities_freeze
 from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound, UnknownToolError
 from hosted_agents.models import (
@@ -56,6 +57,7 @@ DRAFT_FIELDS = frozenset(
         "code_tools",
         "http_tools",
         "client_tools",
+        "tool_approvals",
         "greeting",
         "starter_prompts",
     }
@@ -74,6 +76,7 @@ def _summary(agent: Agent) -> dict[str, Any]:
         "code_tools": agent.code_tools,
         "http_tools": agent.http_tools,
         "client_tools": agent.client_tools,
+        "tool_approvals": agent.tool_approvals,
     }
 
 
@@ -92,10 +95,12 @@ def agent_check(agent: Agent) -> None:
         .exists()
     ):
         raise InvalidInput("provider_credential_id", "no such provider credential")
-    names = [tool["name"] for tool in resolve_tools(agent)]
+    tools = resolve_tools(agent)
+    names = [tool["name"] for tool in tools]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise InvalidInput("tools", f"two selected tools are named {duplicates[0]!r}")
+    _check_tool_approvals(agent, tools)
     choice = agent.model_settings.get("tool_choice")
     if choice is not None and choice not in _TOOL_CHOICES and choice not in names:
         raise InvalidInput("model_settings", "tool_choice must be auto, required, none or a tool")
@@ -106,6 +111,21 @@ def agent_check(agent: Agent) -> None:
         raise InvalidInput("starter_prompts", f"must be a list of at most {MAX_STARTER_PROMPTS}")
     if not all(isinstance(p, str) and 0 < len(p.strip()) <= 200 for p in prompts):
         raise InvalidInput("starter_prompts", "each must be a text of 1 to 200 characters")
+
+
+def _check_tool_approvals(agent: Agent, tools: list[dict[str, Any]]) -> None:
+    """Keep only "ask" policies, each naming a selected tool the platform runs."""
+    policies = agent.tool_approvals
+    if not isinstance(policies, dict) or not all(
+        isinstance(name, str) and policy in APPROVAL_POLICIES for name, policy in policies.items()
+    ):
+        raise InvalidInput("tool_approvals", 'must map tool names to "auto" or "ask"')
+    kinds = {tool["name"]: tool["kind"] for tool in tools}
+    for name, policy in policies.items():
+        if policy == "ask" and kinds.get(name) not in ("code", "http"):
+            why = "a client tool runs in the browser" if name in kinds else "no such selected tool"
+            raise InvalidInput("tool_approvals", f"{name!r}: {why}")
+    agent.tool_approvals = {name: "ask" for name, policy in policies.items() if policy == "ask"}
 
 
 def _check_model_settings(agent: Agent) -> None:
@@ -373,7 +393,7 @@ def agent_draft_config(agent: Agent, rows: ToolRows | None = None) -> dict[str, 
 
 
 def _config(agent: Agent, rows: ToolRows | None = None) -> dict[str, Any]:
-    tools = resolve_tools(agent, rows)
+    tools = _with_approvals(resolve_tools(agent, rows), agent.tool_approvals)
     config = {
         "name": agent.name,
         "instructions": agent.instructions,
@@ -393,6 +413,14 @@ def _config(agent: Agent, rows: ToolRows | None = None) -> dict[str, Any]:
     if capabilities:
         config["capabilities"] = capabilities
     return config
+
+
+def _with_approvals(tools: list[dict[str, Any]], policies: dict[str, str]) -> list[dict[str, Any]]:
+    """Freeze each tool's approval policy into its entry (only "ask": "auto" is the default)."""
+    for tool in tools:
+        if policies.get(tool["name"]) == "ask":
+            tool["approval"] = "ask"
+    return tools
 
 
 def _add_version(agent: Agent, config: dict[str, Any], actor: Actor, note: str) -> AgentVersion:

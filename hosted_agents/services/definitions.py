@@ -10,7 +10,7 @@ and rolls it back, so it is checked exactly as the real run would be.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,6 +91,8 @@ class AgentDefinition(BaseModel):
     code_tools: list[str] = Field(default_factory=list)
     http_tools: list[str] = Field(default_factory=list)
     client_tools: list[str] = Field(default_factory=list)
+    # Per tool name: "ask" waits for the end user's approval before each call.
+    tool_approvals: dict[str, Literal["auto", "ask"]] = Field(default_factory=dict)
     greeting: str = Field(default="", max_length=500)
     starter_prompts: list[str] = Field(default_factory=list)
     workflow_id: str | None = Field(default=None, max_length=100)
@@ -136,6 +138,7 @@ def agent_definition(*, agent: Agent) -> dict[str, Any]:
         "code_tools": list(agent.code_tools),
         "http_tools": _names(HttpTool, agent.tenant_id, list(agent.http_tools)),
         "client_tools": _names(ClientTool, agent.tenant_id, list(agent.client_tools)),
+        "tool_approvals": dict(agent.tool_approvals),
         "greeting": agent.greeting,
         "starter_prompts": list(agent.starter_prompts),
         "workflow_id": agent.workflow_id,
@@ -241,6 +244,7 @@ def _draft(tenant: Tenant, doc: AgentDefinition) -> dict[str, Any]:
         "code_tools": list(dict.fromkeys(doc.code_tools)),
         "http_tools": _ids(HttpTool, tenant, doc.http_tools, "http_tools"),
         "client_tools": _ids(ClientTool, tenant, doc.client_tools, "client_tools"),
+        "tool_approvals": {name: p for name, p in doc.tool_approvals.items() if p == "ask"},
         "greeting": doc.greeting,
         "starter_prompts": doc.starter_prompts,
     }
@@ -331,7 +335,8 @@ def agent_duplicate(
         model_settings=dict(source.model_settings),
         provider_credential_id=source.provider_credential_id,
         code_tools=list(source.code_tools), http_tools=list(source.http_tools),
-        client_tools=list(source.client_tools), greeting=source.greeting,
+        client_tools=list(source.client_tools), tool_approvals=dict(source.tool_approvals),
+        greeting=source.greeting,
         starter_prompts=list(source.starter_prompts),
     )  # fmt: skip
     capabilities = AgentCapabilities.objects.for_tenant(tenant).filter(agent_id=source.pk).first()

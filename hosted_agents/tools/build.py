@@ -8,6 +8,7 @@ from typing import Any
 from agents import FunctionTool
 
 from hosted_agents import http_fetch
+from hosted_agents.approvals import approval_asked
 from hosted_agents.exceptions import AgentMisconfigured, UnknownToolError
 from hosted_agents.tools.client import ClientToolSpec, client_function_tool
 from hosted_agents.tools.code import LongToolRunner, code_function_tool, unavailable_code_tool
@@ -32,6 +33,7 @@ def tools_build(
     Code tools are what the version froze (description, argument schema, time limit); only
     their function comes from the registry, by name. A name no longer registered becomes a
     tool that answers the model with an error. An unknown kind raises `AgentMisconfigured`.
+    A tool whose policy asks the end user (`approval_asked`) pauses the run before a call.
     """
     tools = []
     for entry in entries:
@@ -51,6 +53,10 @@ def tools_build(
             tools.append(client_function_tool(ClientToolSpec.from_config(entry)))
         else:
             raise AgentMisconfigured(f"unknown tool kind {kind!r}")
+    asked = {entry.get("name") for entry in entries if approval_asked(entry)}
+    for tool in tools:
+        if tool.name in asked:
+            tool.needs_approval = True
     return tools
 
 

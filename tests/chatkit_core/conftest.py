@@ -9,7 +9,6 @@ from agents import (
     OpenAIChatCompletionsModel,
     OpenAIResponsesModel,
     Runner,
-    set_tracing_disabled,
 )
 from openai import AsyncOpenAI
 
@@ -20,8 +19,8 @@ from chatkit_core.types import ThreadMetadata, ThreadStreamEvent, UserMessageIte
 from tests.support.openai_stub import OpenAIStub
 from tests.support.sse import collect_events
 
-# openai-agents would otherwise export traces to api.openai.com in the background.
-set_tracing_disabled(True)
+# openai-agents exports nothing here: the platform's app config installs only its own
+# in-memory trace processor (hosted_agents/tracing.py; test_runtime_traces.py checks it).
 
 ModelKind = Literal["responses", "chat"]
 Context = dict[str, Any]

@@ -8,14 +8,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from agents import set_tracing_disabled
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-# openai-agents would otherwise export traces to api.openai.com in the background.
-set_tracing_disabled(True)
+# openai-agents exports nothing here: the platform's app config installs only its own
+# in-memory trace processor (hosted_agents/tracing.py; test_runtime_traces.py checks it).
 
 
 # --------------------------------------------------------------------------- local HTTP server

@@ -12,7 +12,15 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from hosted_agents.models import Agent, AgentVersion, ClientTool, HttpTool, UsageDaily
+from hosted_agents.models import (
+    Agent,
+    AgentVersion,
+    ClientTool,
+    HttpTool,
+    PendingApproval,
+    RunSpan,
+    UsageDaily,
+)
 from hosted_agents.selectors import http_tool_headers
 from hosted_agents.services import (
     agent_create,
@@ -50,7 +58,9 @@ def agent_form(tenant: Tenant, **fields: Any) -> dict[str, Any]:
     return data | fields
 
 
-@pytest.mark.parametrize("model", [Agent, AgentVersion, HttpTool, ClientTool, UsageDaily])
+@pytest.mark.parametrize(
+    "model", [Agent, AgentVersion, HttpTool, ClientTool, UsageDaily, PendingApproval, RunSpan]
+)
 def test_every_model_lists_all_tenants_rows_for_operators(
     model: Any, operator: Client, acme: Tenant, globex: Tenant
 ) -> None:
@@ -77,6 +87,26 @@ def test_an_agent_added_in_the_admin_is_created_through_the_audited_service(
     assert agent.code_tools == ["calculator", "show_table"]
     assert agent.model_settings == {"temperature": 0.3}
     assert AuditEvent.objects.for_tenant(acme).filter(action="agent.create").count() == 1
+
+
+def test_the_agent_form_sets_approval_policies_and_refuses_unknown_tools(
+    operator: Client, acme: Tenant
+) -> None:
+    url = reverse("admin:hosted_agents_agent_add")
+    refused = operator.post(
+        url, agent_form(acme, code_tools=["calculator"], tool_approvals='{"weather": "ask"}')
+    )
+    created = operator.post(
+        url, agent_form(acme, code_tools=["calculator"], tool_approvals='{"calculator": "ask"}')
+    )
+
+    assert "no such selected tool" in refused.content.decode()
+    assert created.status_code == 302, created.content.decode()[:2000]
+    agent = Agent.objects.for_tenant(acme).get(slug="helpdesk")
+    assert agent.tool_approvals == {"calculator": "ask"}
+    version = agent_publish(tenant=acme, agent_id=agent.pk)
+    [tool] = version.config["tools"]
+    assert (tool["name"], tool["approval"]) == ("calculator", "ask")
 
 
 def test_the_agent_form_refuses_another_tenants_credential(

@@ -14,7 +14,6 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from agents import set_tracing_disabled
 from channels.db import database_sync_to_async
 from django.db import OperationalError
 
@@ -29,8 +28,6 @@ from tenants.models import AuditEvent, ProviderCredential, Tenant, Thread, Threa
 from tenants.services import provider_credential_create, tenant_set_status, tenant_update
 from tests.support.openai_stub import HTTPError, OpenAIStub, Turn
 from tests.support.sse import collect_events, parse_sse
-
-set_tracing_disabled(True)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -104,7 +104,7 @@ def agent(acme: Tenant) -> Agent:
     return publish(acme)  # the demo model, no quota
 
 
-def test_a_turn_on_a_new_thread_is_four_statements_in_two_hops(
+def test_a_turn_on_a_new_thread_is_five_statements_in_two_hops(
     agent: Agent, django_assert_max_num_queries: Any
 ) -> None:
     context = authenticated(agent)
@@ -117,6 +117,8 @@ def test_a_turn_on_a_new_thread_is_four_statements_in_two_hops(
     #   INSERT the user's message (its thread's primary key known from that INSERT)
     # Hop 2 (save what the turn produced):
     #   INSERT the run's items, stamped with version and model (one row here)
+    #   INSERT the run's trace spans, all in one statement: traces are kept in the
+    #     tenant's tables (hosted_agents/tracing.py), buffered in memory during the run
     #   INSERT ... ON CONFLICT the day's usage row (increments on conflict)
     # Nothing is read: the context carries tenant, agent and version, and a new thread has
     # no history nor a workflow to resume.
@@ -124,6 +126,7 @@ def test_a_turn_on_a_new_thread_is_four_statements_in_two_hops(
         "INSERT tenants_thread",
         "INSERT tenants_threaditem",
         "INSERT tenants_threaditem",
+        "INSERT hosted_agents_runspan",
         "INSERT hosted_agents_usagedaily",
     ]
     assert measured.hops == 2
@@ -151,13 +154,15 @@ def test_a_turn_on_an_existing_thread_reads_it_with_its_history_in_one_more_hop(
     #   SELECT the thread (this tenant, agent and end user)
     #   SELECT its items, oldest first: the history sent to the model (at most 101 rows)
     # Hop 2: INSERT the user's message
-    # Hop 3: INSERT the run's items (stamped); INSERT ... ON CONFLICT the day's usage
+    # Hop 3: INSERT the run's items (stamped); INSERT its spans (one statement);
+    #   INSERT ... ON CONFLICT the day's usage
     # The titled thread is not saved again: nothing of it changed.
     assert measured.statements == [
         "SELECT tenants_thread",
         "SELECT tenants_threaditem",
         "INSERT tenants_threaditem",
         "INSERT tenants_threaditem",
+        "INSERT hosted_agents_runspan",
         "INSERT hosted_agents_usagedaily",
     ]
     assert measured.hops == 3
@@ -186,6 +191,7 @@ def test_a_context_without_the_version_reads_tenant_agent_and_version_in_one_sta
         "INSERT tenants_thread",
         "INSERT tenants_threaditem",
         "INSERT tenants_threaditem",
+        "INSERT hosted_agents_runspan",
         "INSERT hosted_agents_usagedaily",
     ]
     assert measured.hops == 2
@@ -204,6 +210,7 @@ def test_a_quota_adds_one_read_of_the_months_usage(
         "INSERT tenants_thread",
         "INSERT tenants_threaditem",
         "INSERT tenants_threaditem",
+        "INSERT hosted_agents_runspan",
         "INSERT hosted_agents_usagedaily",
     ]
     assert measured.hops == 2
@@ -301,7 +308,7 @@ def test_feedback_on_another_end_users_thread_is_refused_and_stores_nothing(agen
 def test_a_turn_authenticated_by_an_api_key_reads_nothing_again(
     agent: Agent, acme_key: Any, django_assert_max_num_queries: Any
 ) -> None:
-    """The endpoint's own context (chat_access) carries the version: the same four."""
+    """The endpoint's own context (chat_access) carries the version: the same five."""
     from hosted_agents.chat_access import ApiKeyCredential, chat_context_build
 
     access = chat_context_build(
@@ -317,6 +324,7 @@ def test_a_turn_authenticated_by_an_api_key_reads_nothing_again(
         "INSERT tenants_thread",
         "INSERT tenants_threaditem",
         "INSERT tenants_threaditem",
+        "INSERT hosted_agents_runspan",  # the run's trace, one statement
         "INSERT hosted_agents_usagedaily",
     ]
     assert measured.hops == 2

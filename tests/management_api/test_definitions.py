@@ -153,3 +153,29 @@ def test_capabilities_are_set_by_name_frozen_at_publish_and_applied_once(
         body = {**document, "capabilities": capabilities}
         refused = acme_api.put("/agents/faq/definition", json=body)
         assert assert_error(refused, 400)["param"] == param
+
+
+def test_a_definition_sets_approval_policies_frozen_into_the_published_version(
+    acme_api: httpx.Client, acme: Tenant
+) -> None:
+    seed(acme)
+    document = DOCUMENT | {"tool_approvals": {"weather": "ask", "pick": "auto"}}
+
+    applied = acme_api.put("/agents/billing/definition?publish=true", json=document)
+
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["definition"]["tool_approvals"] == {"weather": "ask"}
+    version = AgentVersion.objects.for_tenant(acme).get(agent__slug="billing")
+    asked = {tool["name"]: tool.get("approval", "auto") for tool in version.config["tools"]}
+    assert asked == {"weather": "ask", "pick": "auto"}
+    again = acme_api.put("/agents/billing/definition", json=document).json()
+    assert again["changes"] == []
+    # A client tool runs in the browser: the platform cannot hold it for approval.
+    refused = acme_api.put(
+        "/agents/billing/definition", json=DOCUMENT | {"tool_approvals": {"pick": "ask"}}
+    )
+    assert "client tool" in assert_error(refused, 400)["message"]
+    bad = acme_api.put(
+        "/agents/billing/definition", json=DOCUMENT | {"tool_approvals": {"weather": "later"}}
+    )
+    assert bad.status_code in (400, 422)
