@@ -14,7 +14,7 @@ from django.db import models
 from hosted_agents.capabilities.services import agent_capabilities_set, mcp_server_create
 from hosted_agents.exceptions import ImmutableVersionError
 from hosted_agents.metering import usage_record
-from hosted_agents.models import ToolCall
+from hosted_agents.models import PendingApproval, RunSpan, ToolCall
 from hosted_agents.services import (
     agent_create,
     agent_publish,
@@ -106,6 +106,15 @@ def _agent_with_tools(tenant: Tenant) -> None:
         time_limit_seconds=5,
         queued_at=NOW,
     ).save()
+    thread = Thread.objects.for_tenant(tenant).get(public_id="thr_shared")
+    RunSpan(
+        tenant=tenant, thread=thread, trace_id="trace_1", span_id="span_1", kind="model",
+        started_at=NOW,
+    ).save()  # fmt: skip
+    PendingApproval(
+        tenant=tenant, thread=thread, public_id="apr_1", agent_version=1,
+        widget_item_id="wdg_1", state={},
+    ).save()  # fmt: skip
 
 
 @pytest.fixture
