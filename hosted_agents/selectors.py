@@ -141,6 +141,24 @@ _SPAN_FIELDS = (
 )  # fmt: skip
 
 
+def run_tokens_of_items(
+    *, tenant: Tenant | int, thread_pk: int, item_ids: list[str]
+) -> dict[str, tuple[int, int]]:
+    """Return {answer item id: (input tokens, output tokens)} from the runs' model spans.
+
+    One statement, summed per answer by the database. Answers without a trace (tracing
+    off for the session, or made before traces were kept) are absent.
+    """
+    rows = (
+        RunSpan.objects.for_tenant(tenant)
+        .filter(thread_id=thread_pk, item_id__in=item_ids, kind=RunSpan.Kind.MODEL)
+        .values("item_id")
+        .annotate(input_total=Sum("input_tokens"), output_total=Sum("output_tokens"))
+        .order_by()
+    )
+    return {row["item_id"]: (row["input_total"] or 0, row["output_total"] or 0) for row in rows}
+
+
 def run_traces_of_thread(*, tenant: Tenant | int, thread_pk: int) -> list[dict[str, Any]]:
     """Return a thread's run traces, oldest first: per run its answer item, totals, spans.
 

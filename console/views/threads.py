@@ -16,7 +16,7 @@ from django.urls import reverse
 from console.access import console_get_or_404, console_view
 from console.views.threads_forms import ExportForm, ThreadFilterForm, query_without
 from console.views.threads_transcript import transcript_entries
-from hosted_agents.selectors import agent_list
+from hosted_agents.selectors import agent_list, run_tokens_of_items
 from hosted_agents.selectors_tool_calls import tool_call_list_for_thread
 from management_api.exports import export_response
 from tenants.admin_transcript import item_text
@@ -92,9 +92,17 @@ def thread_detail(request: HttpRequest, thread: str) -> HttpResponse:
         for item_id in given.item_ids or []:
             on_items.setdefault(str(item_id), []).append(given.kind)
     answered = {(i["agent_version"], i["model"]) for i in items if i["agent_version"] is not None}
+    # Tokens per answer, from the run traces the platform keeps (hosted_agents/tracing.py).
+    answers = [i["public_id"] for i in items if i["type"] == "assistant_message"]
+    tokens = run_tokens_of_items(tenant=console.tenant, thread_pk=found.pk, item_ids=answers)
+    entries = transcript_entries(items, calls, has_more=has_more, feedback=on_items)
+    for entry in entries:
+        entry.tokens = tokens.get(entry.id)
     context = {
         "thread": found,
-        "entries": transcript_entries(items, calls, has_more=has_more, feedback=on_items),
+        "entries": entries,
+        "tokens_in": sum(pair[0] for pair in tokens.values()),
+        "tokens_out": sum(pair[1] for pair in tokens.values()),
         "has_more": has_more,
         "next_after": items[-1]["public_id"] if has_more else "",
         "is_first_page": after is None,

@@ -45,6 +45,8 @@ class Entry:
     widget: SafeString | None = None
     call: dict[str, Any] = field(default_factory=dict)
     feedback: list[str] = field(default_factory=list)  # kinds of feedback on this item
+    # (input, output) tokens of the run that produced this answer, from its trace.
+    tokens: tuple[int, int] | None = None
 
     # Formatted here rather than with the template's `date` filter: a page shows hundreds.
     @property

@@ -217,6 +217,29 @@ def test_thread_view_shows_a_readable_transcript(owner_client: Client, seeded: A
     assert 'data-live-url="/t/acme/live/threads/thr_billing"' in page
 
 
+def test_thread_view_shows_each_answers_tokens_from_its_run_trace(
+    owner_client: Client, seeded: Any, acme: Tenant
+) -> None:
+    from hosted_agents.models import RunSpan
+
+    billing = seeded["billing"]
+    for n, (tokens_in, tokens_out) in enumerate([(100, 20), (12, 5)]):
+        RunSpan(
+            tenant=acme, thread=billing, trace_id="trace_a", span_id=f"span_{n}", kind="model",
+            item_id="thr_billing_i1", started_at=T0, input_tokens=tokens_in,
+            output_tokens=tokens_out,
+        ).save()  # fmt: skip
+    # A tool span of the same run carries no tokens and changes nothing.
+    RunSpan(
+        tenant=acme, thread=billing, trace_id="trace_a", span_id="span_t", kind="tool",
+        item_id="thr_billing_i1", started_at=T0,
+    ).save()  # fmt: skip
+    page = owner_client.get(detail_url("thr_billing")).content.decode()
+    assert "112 in · 25 out" in page
+    # The other thread's answer has no trace: no token badge there.
+    assert "tokens of the run" not in owner_client.get(detail_url("thr_shipping")).content.decode()
+
+
 def test_thread_view_shows_tool_calls_with_status_and_duration(
     owner_client: Client, seeded: Any
 ) -> None:
@@ -339,7 +362,7 @@ def test_thread_list_query_count_is_pinned(
 def test_thread_view_query_count_is_pinned(
     owner_client: Client, seeded: Any, django_assert_max_num_queries: Any
 ) -> None:
-    # session, user, membership, thread, items, tool calls, feedback, audit insert; and
-    # the layout's tenant switcher
-    with django_assert_max_num_queries(9):
+    # session, user, membership, thread, items, tool calls, feedback, the answers' tokens
+    # (summed from their run traces), audit insert; and the layout's tenant switcher
+    with django_assert_max_num_queries(10):
         assert owner_client.get(detail_url("thr_shipping")).status_code == 200
