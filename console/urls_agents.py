@@ -11,6 +11,7 @@ from console.views import agents, playground, tools
 urlpatterns: list[URLPattern | URLResolver] = [
     path("agents/", agents.agent_list, name="agents"),
     path("agents/new/", agents.agent_new, name="agent_new"),
+    path("agents/models/", agents.agent_models, name="agent_models"),
     path("agents/<slug:agent>/", agents.agent_detail, name="agent"),
     path("agents/<slug:agent>/edit/", agents.agent_edit, name="agent_edit"),
     path("agents/<slug:agent>/publish/", agents.agent_publish_view, name="agent_publish"),

@@ -18,10 +18,11 @@ from console.access import console_view
 from console.forms_agents import AgentForm, DuplicateForm, PublishForm, add_domain_error
 from console.views.agents_diff import config_field_diffs
 from hosted_agents.instructions import instructions_placeholders
-from hosted_agents.models import DEFAULT_MODEL, Agent, AgentVersion
+from hosted_agents.models import DEFAULT_MODEL, KNOWN_MODELS, Agent, AgentVersion
 from hosted_agents.selectors_agents import AgentStatus, agent_status_get, agent_status_list
 from hosted_agents.services import agent_create, agent_publish, agent_rollback, agent_update
 from hosted_agents.services.agents import ToolRows, agent_draft_config
+from hosted_agents.services.connection import provider_credential_test
 from hosted_agents.services.definitions import agent_duplicate
 from tenants.exceptions import DomainError, InvalidInput
 
@@ -298,4 +299,35 @@ def agent_duplicate_view(request: HttpRequest, agent: str) -> HttpResponse:
             return redirect("console:agent", tenant=console.tenant.slug, agent=copy.slug)
     return render(
         request, "console/agents/duplicate.html", {"agent": row, "form": form}, status=400
+    )
+
+
+@console_view("admin")
+def agent_models(request: HttpRequest) -> HttpResponse:
+    """The model suggestions of the agent editor, from the chosen provider's own list.
+
+    htmx asks for it (the editor's "Load the provider's models"); it answers the datalist
+    and a line saying where the names came from. Without a credential, or when the
+    provider cannot be reached, the known models stay.
+    """
+    console = request.console  # type: ignore[attr-defined]
+    raw = request.GET.get("provider_credential") or ""
+    names: list[tuple[str, str]] = list(KNOWN_MODELS)
+    if not raw:
+        status = "No provider credential chosen: the platform's provider serves the agent."
+    elif not raw.isdigit():
+        status = "No such provider credential."
+    else:
+        try:
+            check = provider_credential_test(tenant=console.tenant, credential_id=int(raw))
+        except DomainError:
+            status = "No such provider credential."
+        else:
+            if check.ok and check.models:
+                names = [(name, name) for name in check.models]
+                status = f"{len(names)} models listed by the provider."
+            else:
+                status = f"The provider did not list its models: {check.message}."
+    return render(
+        request, "console/agents/_models.html", {"known_models": names, "models_status": status}
     )

@@ -364,3 +364,43 @@ def test_a_draft_that_names_something_gone_is_not_published(
     assert "Cannot publish: http tools: no such tool: 999999" in response.content.decode()
     assert AgentVersion.objects.for_tenant(acme).filter(agent=published).count() == 1
     assert "needs fixing" in admin.get(url("agents")).content.decode()
+
+
+# --------------------------------------------------------------------------- model list
+
+
+def test_the_editor_loads_the_chosen_providers_models(
+    admin: Client, acme: Tenant, globex: Tenant
+) -> None:
+    from tests.support.openai_stub import OpenAIStub
+
+    key = "sk-stub-models-0123456789"
+    with OpenAIStub(api_key=key) as stub:
+        stub.models = ["gpt-tenant-large", "gpt-tenant-small"]
+        mine = provider_credential_create(
+            tenant=acme, name="stub", kind="openai_compatible", base_url=stub.base_url, secret=key
+        )
+        refused = provider_credential_create(
+            tenant=acme,
+            name="bad",
+            kind="openai_compatible",
+            base_url=stub.base_url,
+            secret="sk-x1",
+        )
+        theirs = provider_credential_create(
+            tenant=globex, name="g", kind="openai_compatible", base_url=stub.base_url, secret=key
+        )
+        listed = admin.get(url("agent_models"), {"provider_credential": mine.pk}).content.decode()
+        assert '<option value="gpt-tenant-large">' in listed and "2 models listed" in listed
+        assert stub.requests[-1].path == "/v1/models"
+        calls = len(stub.requests)
+        failed = admin.get(url("agent_models"), {"provider_credential": refused.pk})
+        assert "did not list its models" in failed.content.decode()
+        # Another tenant's credential is not found, and the provider is not called for it.
+        foreign = admin.get(url("agent_models"), {"provider_credential": theirs.pk})
+        assert "No such provider credential" in foreign.content.decode()
+        assert len(stub.requests) == calls + 1
+    # Without a credential the known models stay, and nothing is called.
+    plain = admin.get(url("agent_models")).content.decode()
+    assert "the platform&#x27;s provider" in plain and "<option" in plain
+    assert "Load the provider's models" in admin.get(url("agent_new")).content.decode()
