@@ -58,6 +58,11 @@ REPLAY_TIMEOUT_SECONDS = 10
 # can keep a live run quiet for minutes).
 PING_SECONDS = 10
 RECEIVE_ATTEMPTS = 3
+# After a send to the thread's group, the events that come meanwhile wait this long and go
+# in the next send: a turn streams dozens of events within milliseconds, and a send per
+# event was most of what the endpoint added to a streamed turn (a group send per event:
+# 61 for a demo answer). Followers and the console's live view see them this much later.
+PUBLISH_COALESCE_SECONDS = 0.02
 
 _ERROR_EVENT = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 _UNREACHABLE = (
@@ -218,6 +223,8 @@ class DetachedRun:
                 self._published += len(batch)
                 message = {"type": "run.events", "first": first, "chunks": batch}
                 await _quietly(layer.group_send(self.owner.group, message))
+                if not self.done:
+                    await asyncio.sleep(PUBLISH_COALESCE_SECONDS)
             if self.done and self._published == len(self.chunks):
                 if self.owner.thread_id:
                     message = {"type": "run.done", "total": len(self.chunks)}
