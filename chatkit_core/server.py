@@ -68,13 +68,14 @@ import base64
 import binascii
 import contextlib
 import logging
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, cast
+from typing import Any, Generic, cast
 
 from pydantic import BaseModel
 from typing_extensions import TypeVar
@@ -143,7 +144,9 @@ from chatkit_core.types import (
     is_streaming_req,
 )
 
-if TYPE_CHECKING:
+# typing.TYPE_CHECKING, not the bare name: every upper-case name of this module is one of
+# its public constants (tests/chatkit_core/test_seed_reference.py).
+if typing.TYPE_CHECKING:
     from chatkit_core._agents_input import ThreadItemConverter
 
 __all__ = [

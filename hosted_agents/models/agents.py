@@ -108,7 +108,8 @@ class Agent(TenantOwnedModel):
     client_tools = models.JSONField(default=list, blank=True)  # ClientTool ids
     # {tool name: "ask"}: calls to these tools wait for the end user's approval; any other
     # tool runs automatically ("auto"). Frozen per tool into a version (`approval`).
-    tool_approvals = models.JSONField(default=dict, blank=True)
+    # db_default: a running older release inserts agents without this column.
+    tool_approvals = models.JSONField(default=dict, blank=True, db_default={})
     # Browser origins allowed to call this agent's endpoint, instead of the tenant's when
     # not empty (patterns as for Tenant.allowed_origins). Not versioned: applies at once.
     allowed_origins = models.JSONField(default=list, blank=True)

@@ -13,7 +13,6 @@ nothing. Full-text search with the `simple` configuration (no stemming):
 The expressions must stay those `_text_match` filters on, or the planner cannot use them.
 """
 
-from django.contrib.postgres.operations import BtreeGinExtension
 from django.db import migrations
 
 from tenants.migration_operations import RunSQLOnPostgreSQL
@@ -25,8 +24,13 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # A trusted extension (PostgreSQL 13+): the database owner may create it.
-        BtreeGinExtension(),
+        # A trusted extension (PostgreSQL 13+): the database owner may create it. Left in
+        # place when migrating back (other objects may use it); nothing at all on SQLite,
+        # where Django's BtreeGinExtension would still look for pg_extension going back.
+        RunSQLOnPostgreSQL(
+            sql="CREATE EXTENSION IF NOT EXISTS btree_gin",
+            reverse_sql=migrations.RunSQL.noop,
+        ),
         RunSQLOnPostgreSQL(
             sql=(
                 "ALTER TABLE tenants_threaditem ADD COLUMN search_words tsvector"

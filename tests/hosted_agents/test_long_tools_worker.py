@@ -307,8 +307,16 @@ def test_platform_tasks_have_a_queue_of_their_own() -> None:
     router = current_app.amqp.router
     assert router.route({}, settings.LONG_TOOL_SWEEP_TASK)["queue"].name == "platform"
     assert router.route({}, settings.LONG_TOOL_TASK)["queue"].name == "long_tools"
-    schedule = settings.CELERY_BEAT_SCHEDULE
-    assert {entry["task"] for entry in schedule.values()} == {settings.LONG_TOOL_SWEEP_TASK}
+    # Every scheduled task is a platform task, on the platform queue.
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert scheduled == {
+        settings.LONG_TOOL_SWEEP_TASK,
+        settings.RETENTION_TASK,
+        settings.STUCK_RUN_SWEEP_TASK,
+        settings.TENANT_PURGE_TASK,
+    }
+    for task in scheduled:
+        assert router.route({}, task)["queue"].name == "platform", task
 
 
 async def test_sweep_runs_on_the_platform_worker_while_long_calls_fill_the_pool(
