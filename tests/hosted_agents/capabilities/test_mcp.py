@@ -294,3 +294,53 @@ async def test_the_demo_model_calls_an_mcp_tool_on_a_local_server(
     assert not errors(events)
     assert [name for name, _ in loopback_mcp.calls] == ["forecast"]
     assert "Sunny with 21 degrees in" in assistant_text(events)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_mcp_tool_on_the_approval_list_waits_for_the_end_users_approve(
+    acme: Tenant, loopback_mcp: LoopbackMcp, openai_stub: OpenAIStub, settings: Any
+) -> None:
+    from tests.hosted_agents.test_runtime_approvals import approval_widget_of, click
+
+    settings.CHATKIT_ALLOW_PRIVATE_NETWORK = True
+
+    def asking() -> Agent:
+        server = weather_server(acme, loopback_mcp, "streamable_http")
+        agent = agent_create(
+            tenant=acme, slug="support", name="Support", model="gpt-4.1",
+            provider_credential_id=make_credential(acme, openai_stub.base_url).pk,
+        )  # fmt: skip
+        agent_capabilities_set(
+            tenant=acme,
+            agent_id=agent.pk,
+            changes={
+                "mcp_servers": [
+                    {
+                        "server_id": server.pk,
+                        "allowed_tools": ["forecast"],
+                        "approval_tools": ["forecast"],
+                    }
+                ]
+            },
+        )
+        agent_publish(tenant=acme, agent_id=agent.pk)
+        agents = Agent.objects.for_tenant(acme).select_related("tenant", "published_version")
+        return agents.get(pk=agent.pk)
+
+    agent = await database_sync_to_async(asking)()
+    call = FunctionCall("forecast", {"city": "Oslo"})
+    openai_stub.add(call)
+
+    paused = await chat_for(agent).create("Weather in Oslo tomorrow?")
+
+    widget = approval_widget_of(paused)
+    assert "forecast" in json.dumps(widget["widget"]) and "Oslo" in json.dumps(widget["widget"])
+    assert loopback_mcp.calls == []  # not called before the end user says so
+    openai_stub.add("Sunny tomorrow.")
+
+    events = await click(agent, paused[0]["thread"]["id"], widget, "Approve")
+
+    assert errors(events) == []
+    assert assistant_text(events) == "Sunny tomorrow."
+    assert loopback_mcp.calls == [("forecast", {"city": "Oslo"})]
+    assert "Sunny with 21 degrees in Oslo" in tool_output_sent(openai_stub, call)
