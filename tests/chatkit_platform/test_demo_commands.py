@@ -37,3 +37,22 @@ def test_demo_info_prints_the_sign_in_demo_setup_made(settings: Any, tmp_path: P
     assert again.strip() == made.strip()
     assert "demo-admin" not in _run("demo_setup", "--quiet")
     assert _run("demo_info").strip() == made.strip()  # a second setup kept the sign-in
+
+
+@pytest.mark.django_db
+def test_the_banners_console_and_playground_open_for_the_demo_sign_in(
+    settings: Any, tmp_path: Path
+) -> None:
+    import re
+
+    from django.test import Client
+
+    settings.DATA_DIR = tmp_path
+    made = _run("demo_setup")
+    password = (tmp_path / "demo_admin_password").read_text().strip()
+    client = Client()
+    assert client.login(username="demo-admin", password=password)
+    for label in ("Console", "Playground"):
+        found = re.search(rf"^  {label}: +http://\S+?(/console/\S+)$", made, re.MULTILINE)
+        assert found, f"{label} is not in the banner"
+        assert client.get(found.group(1)).status_code == 200, label

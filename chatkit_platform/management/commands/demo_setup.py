@@ -130,6 +130,8 @@ def banner(base: str, *, password: str, tenant: Tenant, agent: Agent, key: str) 
         [
             "",
             "Demo ready.",
+            f"  Console:            {base}/console/{tenant.slug}/",
+            f"  Playground:         {base}/console/{tenant.slug}/agents/{agent.slug}/playground/",
             f"  Admin (operators):  {base}/admin/",
             f"  Readiness:          {base}/readyz",
             f"  Sign in:            {ADMIN_USERNAME} / {password}",
