@@ -389,7 +389,9 @@ async def _cpu_per_request(call: Callable[[], Awaitable[Any]], count: int) -> fl
     return (time.process_time() - started) / count * 1000
 
 
-def cpu_on_top(key: str, thread_id: str, count: int) -> list[tuple[str, float, float]]:
+def cpu_on_top(
+    key: str, thread_id: str | None, count: int, profile: str | None = None
+) -> list[tuple[str, float, float]]:
     from chatkit_core.server import StreamingResult
     from chatkit_platform.asgi import application
     from hosted_agents.chat_access import ApiKeyCredential, chat_context_build
@@ -406,6 +408,8 @@ def cpu_on_top(key: str, thread_id: str, count: int) -> list[tuple[str, float, f
         credential=ApiKeyCredential(key),
     )  # fmt: skip
     context = access.context
+    if thread_id is None:  # --cpu-only: no server made one
+        thread_id = _thread_in_process(context)
     bodies = {
         "threads.list": json.dumps(LIST).encode(),
         "items.list": json.dumps(
@@ -432,9 +436,49 @@ def cpu_on_top(key: str, thread_id: str, count: int) -> list[tuple[str, float, f
             inner = await _cpu_per_request(direct, n)
             outer = await _cpu_per_request(through_endpoint, n)
             rows.append((label, inner, outer))
+            if profile and "stream" in label:
+                await _profile_both(direct, through_endpoint, n, profile)
 
     asyncio.run(measure())
     return rows
+
+
+def _thread_in_process(context: Any) -> str:
+    from chatkit_core.server import StreamingResult
+    from hosted_agents.runtime import PlatformChatKitServer
+
+    async def create() -> str:
+        server = PlatformChatKitServer.for_request(context)
+        result = await server.process(json.dumps(CREATE).encode(), context)
+        assert isinstance(result, StreamingResult)
+        chunks = [chunk async for chunk in result]
+        found = re.search(rb'"thread":\{"id":"([^"]+)"', b"".join(chunks))
+        assert found is not None
+        return found.group(1).decode()
+
+    return asyncio.run(create())
+
+
+async def _profile_both(
+    direct: Callable[[], Awaitable[Any]],
+    endpoint: Callable[[], Awaitable[Any]],
+    count: int,
+    path: str,
+) -> None:
+    """cProfile (CPU time) of `count` streamed turns each way, into `path`.direct/.endpoint.
+
+    The event loop's thread only: the ORM's hops run on another thread and are the same
+    work either way, so the difference of the two profiles is what the endpoint adds.
+    """
+    import cProfile
+
+    for name, call in (("direct", direct), ("endpoint", endpoint)):
+        profile = cProfile.Profile(time.process_time)
+        profile.enable()
+        for _ in range(count):
+            await call()
+        profile.disable()
+        profile.dump_stats(f"{path}.{name}")
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -449,12 +493,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     parser.add_argument("--no-cpu", action="store_true", help="skip the in-process CPU part")
     parser.add_argument("--no-uvicorn", action="store_true", help="skip ours under uvicorn")
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="only the in-process CPU part (no servers)"
+    )
+    parser.add_argument(
+        "--profile", metavar="PATH",
+        help="with the CPU part: cProfile streamed turns into PATH.direct and PATH.endpoint",
+    )  # fmt: skip
     options = parser.parse_args()
     seconds = 3 if options.quick else 10
     first_requests = 20 if options.quick else 128
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         print("note: DATABASE_URL is not PostgreSQL; the figures will not be comparable")
     setup = platform_setup()
+    count = 100 if options.quick else 1000
+    if options.cpu_only:
+        _print_cpu(cpu_on_top(setup.key, None, count, options.profile))
+        return
     ours_headers = {"Authorization": f"Bearer {setup.key}", "X-ChatKit-User": END_USER}
     app = "chatkit_platform.asgi:application"
     path = "/t/bench/agents/assistant/chatkit"
@@ -517,11 +572,14 @@ def main() -> None:
         for server in servers:
             server.stop()
     if not options.no_cpu:
-        print("\n| CPU per request (in-process) | process() ms | endpoint ms | added ms |")
-        print("| --- | --- | --- | --- |")
-        thread_id = threads["platform/daphne"]
-        for label, inner, outer in cpu_on_top(setup.key, thread_id, 100 if options.quick else 1000):
-            print(f"| {label} | {inner:.3f} | {outer:.3f} | {outer - inner:.3f} |")
+        _print_cpu(cpu_on_top(setup.key, threads["platform/daphne"], count, options.profile))
+
+
+def _print_cpu(rows: list[tuple[str, float, float]]) -> None:
+    print("\n| CPU per request (in-process) | process() ms | endpoint ms | added ms |")
+    print("| --- | --- | --- | --- |")
+    for label, inner, outer in rows:
+        print(f"| {label} | {inner:.3f} | {outer:.3f} | {outer - inner:.3f} |")
 
 
 if __name__ == "__main__":

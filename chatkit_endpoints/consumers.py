@@ -93,6 +93,7 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
         super().__init__(*args, **kwargs)
         self._size = 0
         self._started = False
+        self._written_at = 0.0  # monotonic time of the last write of a stream
         self._cors: list[tuple[bytes, bytes]] = []
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -248,28 +249,40 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
             STREAM_SECONDS.labels(self.metrics_name).observe(time.monotonic() - started)
 
     async def _write_events(self, events: asyncio.Queue[bytes | None]) -> None:
-        keepalive = settings.CHATKIT_SSE_KEEPALIVE_SECONDS
-        first = True
-        while True:
-            try:
-                async with asyncio.timeout(keepalive):
-                    chunk = await events.get()
-            except TimeoutError:
-                await self.send_body(KEEPALIVE, more_body=True)
-                continue
-            if chunk is None:
-                break
-            if first:
-                first = False
-                self._first_event_observe()
-            # Events that are already waiting go out in one write.
-            batch = [chunk]
-            while not events.empty() and (chunk := events.get_nowait()) is not None:
-                batch.append(chunk)
-            await self.send_body(b"".join(batch), more_body=True)
-            if chunk is None:
-                break
+        # One keep-alive timer for the whole stream rather than a timeout around each wait
+        # for an event: a turn writes dozens of events, and arming and cancelling a timer
+        # for each was the largest part of this loop's CPU.
+        self._written_at = time.monotonic()
+        pinger = asyncio.create_task(self._keep_alive(settings.CHATKIT_SSE_KEEPALIVE_SECONDS))
+        try:
+            first = True
+            while (chunk := await events.get()) is not None:
+                if first:
+                    first = False
+                    self._first_event_observe()
+                # Events that are already waiting go out in one write.
+                batch = [chunk]
+                while not events.empty() and (chunk := events.get_nowait()) is not None:
+                    batch.append(chunk)
+                await self._write(b"".join(batch))
+                if chunk is None:
+                    break
+        finally:
+            pinger.cancel()
+            # Once it has stopped, nothing else is written before the end of the body.
+            await asyncio.gather(pinger, return_exceptions=True)
         await self.send_body(b"")
+
+    async def _write(self, data: bytes) -> None:
+        self._written_at = time.monotonic()
+        await self.send_body(data, more_body=True)
+
+    async def _keep_alive(self, seconds: float) -> None:
+        """Write a comment whenever nothing was written for `seconds`."""
+        while True:
+            await asyncio.sleep(max(0.0, self._written_at + seconds - time.monotonic()))
+            if time.monotonic() - self._written_at >= seconds:
+                await self._write(KEEPALIVE)
 
     def _first_event_observe(self) -> None:
         request = self.scope.get("ckp_request")  # set by operations.asgi
