@@ -22,6 +22,7 @@ from management_api import (
     api_keys,
     credentials,
     definitions,
+    mcp_servers,
     origins,
     threads,
     tools,
@@ -130,5 +131,15 @@ api = ManagementAPI(
     auth=ManagementKeyAuth(),
 )
 install_error_handlers(api, scope_hint="the management:read (GET) or management:write scope")
-for module in (agents, definitions, tools, credentials, api_keys, origins, threads, activity):
+for module in (
+    agents,
+    definitions,
+    tools,
+    mcp_servers,
+    credentials,
+    api_keys,
+    origins,
+    threads,
+    activity,
+):
     api.add_router("", module.router)
