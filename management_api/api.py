@@ -20,6 +20,7 @@ from management_api import (
     activity,
     agents,
     api_keys,
+    capabilities,
     credentials,
     definitions,
     mcp_servers,
@@ -133,6 +134,7 @@ api = ManagementAPI(
 install_error_handlers(api, scope_hint="the management:read (GET) or management:write scope")
 for module in (
     agents,
+    capabilities,
     definitions,
     tools,
     mcp_servers,
