@@ -60,7 +60,7 @@ def agent_capabilities_read(
     slugs = dict(
         Agent.objects.for_tenant(tenant).filter(pk__in=targets).values_list("pk", "slug")
     ) if targets else {}  # fmt: skip
-    # Deleting an agent drops it from every draft, so each target is found.
+    # Deleting an agent drops it from every draft; a target gone all the same is left out.
     values["handoffs"] = [
         {**entry, "slug": slugs[entry["agent_id"]]}
         for entry in values["handoffs"]

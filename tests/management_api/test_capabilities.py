@@ -117,6 +117,9 @@ def test_capabilities_are_put_read_back_and_frozen_into_the_published_version(
                                                                        "pick": None}  # fmt: skip
     # The version before has none: capabilities are versioned with the agent.
     assert "capabilities" not in acme_api.get("/agents/support/versions/1").json()["config"]
+    diff = acme_api.get(f"/agents/support/versions/1/diff/{number}").json()["changes"]
+    [change] = [c for c in diff if c["field"] == "capabilities"]
+    assert change["before"] is None and change["after"] == frozen
 
 
 def test_patch_changes_only_the_parts_sent(acme_api: httpx.Client, acme: Tenant) -> None:
