@@ -20,8 +20,10 @@ from management_api import (
     activity,
     agents,
     api_keys,
+    capabilities,
     credentials,
     definitions,
+    mcp_servers,
     origins,
     threads,
     tools,
@@ -130,5 +132,16 @@ api = ManagementAPI(
     auth=ManagementKeyAuth(),
 )
 install_error_handlers(api, scope_hint="the management:read (GET) or management:write scope")
-for module in (agents, definitions, tools, credentials, api_keys, origins, threads, activity):
+for module in (
+    agents,
+    capabilities,
+    definitions,
+    tools,
+    mcp_servers,
+    credentials,
+    api_keys,
+    origins,
+    threads,
+    activity,
+):
     api.add_router("", module.router)

@@ -29,15 +29,20 @@ from tenants.services import idempotent_call
 from tenants.services.common import RowSpec, row_locked
 from tenants.services.idempotency import idempotency_hash
 
-__all__ = ["etag_of", "idempotent", "if_match", "set_etag"]
+__all__ = ["etag_digest", "etag_of", "idempotent", "if_match", "set_etag"]
 
 MAX_KEY_LENGTH = 200
 
 
+def etag_digest(*parts: object) -> str:
+    """Return an ETag naming `parts` (ids and timestamps) together."""
+    digest = hashlib.sha256(":".join(str(part) for part in parts).encode())
+    return f'"{digest.hexdigest()[:20]}"'
+
+
 def etag_of(row: models.Model) -> str:
     stamp = getattr(row, "updated_at", None)
-    digest = hashlib.sha256(f"{row.pk}:{stamp.isoformat() if stamp else ''}".encode())
-    return f'"{digest.hexdigest()[:20]}"'
+    return etag_digest(row.pk, stamp.isoformat() if stamp else "")
 
 
 def set_etag(response: HttpResponse, row: models.Model) -> None:
@@ -51,17 +56,19 @@ def if_match(
     *,
     tenant: Tenant,
     pk: Any,
+    etag: Callable[[Any], str] = etag_of,
 ) -> Iterator[None]:
     """Run the body in one transaction, after locking the row and checking `If-Match`.
 
-    `spec` None locks the tenant row itself (the tenant's own settings).
+    `spec` None locks the tenant row itself (the tenant's own settings). `etag` computes
+    the locked row's ETag, for a resource whose ETag covers more than that row.
     """
     wanted = request.headers.get("If-Match")
     with transaction.atomic():
         row = _lock(spec, tenant, pk)
         if wanted is not None and wanted.strip() != "*":
             tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
-            if etag_of(row) not in tags:
+            if etag(row) not in tags:
                 raise ApiError(
                     412,
                     "The object changed since it was read: read it again (ETag), then retry.",

@@ -31,6 +31,7 @@ from hosted_agents import http_fetch
 from hosted_agents.tools.code import parse_arguments
 
 __all__ = [
+    "McpAddressRefused",
     "McpError",
     "McpHeaderLoader",
     "McpServerSpec",
@@ -49,6 +50,11 @@ _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
 class McpError(Exception):
     """An MCP server could not be reached, refused us, or failed; the message says which."""
+
+
+class McpAddressRefused(McpError):
+    """The address policy refuses the server's URL (a private target, a bad URL): no
+    connection was tried."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,7 @@ async def _connected(
         # Checked here too, so that a refused target gets a clear message at once.
         await http_fetch.address_check(spec.url, allow_private=allow_private)
     except http_fetch.FetchError as error:
-        raise McpError(f"{spec.name}: {error}") from None
+        raise McpAddressRefused(f"{spec.name}: {error}") from None
 
     def client_factory(
         headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None

@@ -2,6 +2,10 @@
 
 Deleting an MCP server removes it from every agent's draft; published versions keep their
 frozen copy, whose calls then answer the model with an error (the headers went with the row).
+
+    InvalidInput (tenants.exceptions)
+    └── McpServerUnreachable    the server's URL passed the address policy, but listing its
+                                tools failed (refused connection, time limit, bad answer)
 """
 
 from __future__ import annotations
@@ -15,13 +19,23 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from hosted_agents.capabilities.freeze import capabilities_normalize, provider_check
-from hosted_agents.capabilities.mcp import McpError, McpServerSpec, mcp_tools_list
+from hosted_agents.capabilities.freeze import (
+    CAPABILITY_FIELDS,
+    capabilities_normalize,
+    provider_check,
+)
+from hosted_agents.capabilities.mcp import (
+    McpAddressRefused,
+    McpError,
+    McpServerSpec,
+    mcp_tools_list,
+)
 from hosted_agents.exceptions import AlreadyExists, InvalidInput, ObjectNotFound
 from hosted_agents.models import Agent, AgentCapabilities, McpServer
 from hosted_agents.models.capabilities import MAX_MCP_TIME_LIMIT_SECONDS
 from hosted_agents.models.tools import TOOL_NAME_PATTERN
-from hosted_agents.services.common import save_unique
+from hosted_agents.services.agents import agent_update
+from hosted_agents.services.common import RowSpec, save_unique
 from hosted_agents.services.tools import http_tool_set_headers
 from tenants.actors import SYSTEM, Actor
 from tenants.encryption import decrypt
@@ -29,7 +43,10 @@ from tenants.models import Tenant
 from tenants.services.audit import audit_event_record
 
 __all__ = [
+    "MCP_SERVER",
+    "McpServerUnreachable",
     "agent_capabilities_set",
+    "agent_capabilities_update",
     "handoffs_drop_target",
     "mcp_server_check",
     "mcp_server_create",
@@ -40,6 +57,10 @@ __all__ = [
 ]
 
 _SERVER_FIELDS = frozenset({"name", "url", "transport", "headers", "time_limit_seconds"})
+
+
+class McpServerUnreachable(InvalidInput):
+    """Listing a server's tools failed after its URL passed the address policy."""
 
 
 def _summary(server: McpServer) -> dict[str, Any]:
@@ -66,6 +87,18 @@ def mcp_server_check(server: McpServer) -> None:
         raise InvalidInput("transport", f"must be one of {', '.join(McpServer.Transport.values)}")
     if not 0.5 <= float(server.time_limit_seconds) <= MAX_MCP_TIME_LIMIT_SECONDS:
         raise InvalidInput("time_limit_seconds", f"must be 0.5 to {MAX_MCP_TIME_LIMIT_SECONDS:g}")
+
+
+# How interfaces lock a server row (an If-Match check); the services above do the writing.
+MCP_SERVER: RowSpec[McpServer] = RowSpec(
+    model=McpServer,
+    entity="MCP server",
+    action="mcp_server",
+    fields=_SERVER_FIELDS,
+    summary=_summary,
+    check=mcp_server_check,
+    unique="name",
+)
 
 
 def _name_taken(server: McpServer) -> bool:
@@ -173,7 +206,8 @@ def mcp_server_refresh_tools(*, tenant: Tenant, server_id: int, actor: Actor = S
     """Fetch the server's tool list and cache it on the row (sync; calls the server).
 
     The call runs outside any transaction, bounded by the server's time limit. A failure is
-    kept in `tools_error` (the previous list stays) and raised as `InvalidInput("url", ...)`.
+    kept in `tools_error` (the previous list stays) and raised as `InvalidInput("url", ...)`:
+    `McpServerUnreachable` unless the address policy refused the URL.
     """
     server = McpServer.objects.for_tenant(tenant).filter(pk=server_id).first()
     if server is None:
@@ -189,7 +223,8 @@ def mcp_server_refresh_tools(*, tenant: Tenant, server_id: int, actor: Actor = S
         McpServer.objects.for_tenant(tenant).filter(pk=server.pk).update(
             tools_error=str(error)[:500]
         )
-        raise InvalidInput("url", f"could not list the tools: {error}") from None
+        refusal = InvalidInput if isinstance(error, McpAddressRefused) else McpServerUnreachable
+        raise refusal("url", f"could not list the tools: {error}") from None
     with transaction.atomic():
         server.tools = tools
         server.tools_fetched_at = timezone.now()
@@ -234,6 +269,48 @@ def agent_capabilities_set(
         before=before, after=normalized,
     )  # fmt: skip
     return row
+
+
+@transaction.atomic
+def agent_capabilities_update(
+    *,
+    tenant: Tenant,
+    agent_id: int,
+    changes: dict[str, Any],
+    actor: Actor = SYSTEM,
+) -> None:
+    """Change an agent's capabilities and its tools' approval policies, all or nothing.
+
+    `changes` may hold the fields of `agent_capabilities_set` and `tool_approvals` (as for
+    `agent_update`). A part whose normalised value is what the draft has already is neither
+    written nor audited, so sending the same document twice leaves no trace.
+    """
+    agent = Agent.objects.for_tenant(tenant).select_for_update().filter(pk=agent_id).first()
+    if agent is None:
+        raise ObjectNotFound("agent", agent_id)
+    unknown = set(changes) - {*CAPABILITY_FIELDS, "tool_approvals"}
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "cannot be changed")
+    approvals = changes.get("tool_approvals")
+    if approvals is not None and _asked(approvals) != agent.tool_approvals:
+        agent_update(
+            tenant=tenant, agent_id=agent.pk, changes={"tool_approvals": approvals}, actor=actor
+        )
+    parts = {field: value for field, value in changes.items() if field in CAPABILITY_FIELDS}
+    if not parts:
+        return
+    row = AgentCapabilities.objects.for_tenant(tenant).filter(agent_id=agent.pk).first()
+    current = row or AgentCapabilities(tenant=tenant, agent=agent)
+    unchanged = capabilities_normalize(tenant, current, {})
+    if capabilities_normalize(tenant, current, parts) != unchanged:
+        agent_capabilities_set(tenant=tenant, agent_id=agent.pk, changes=parts, actor=actor)
+
+
+def _asked(approvals: Any) -> Any:
+    # What `agent_update` keeps of a policy map; anything else it refuses itself.
+    if not isinstance(approvals, dict):
+        return approvals
+    return {name: "ask" for name, policy in approvals.items() if policy == "ask"}
 
 
 def handoffs_drop_target(*, tenant: Tenant, agent_id: int) -> None:

@@ -18,6 +18,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from chatkit_core.types import ThreadMetadata
+from hosted_agents.capabilities.services import mcp_server_create
 from hosted_agents.services import (
     agent_create,
     agent_publish,
@@ -97,10 +98,12 @@ class Seeded:
     credential: int
     api_key: int
     thread: str
+    mcp_server: int
 
 
 def seed(tenant: Tenant, *, prefix: str = "", user: str = "user-1") -> Seeded:
-    """Give `tenant` an agent published twice, tools, a credential, a thread with feedback."""
+    """Give `tenant` an agent published twice, tools, a credential, a thread with feedback,
+    an MCP server (that nothing listens on)."""
     http_tool = http_tool_create(
         tenant=tenant, name="weather", description="Weather", url_template="http://127.0.0.1:9/w"
     )
@@ -123,5 +126,9 @@ def seed(tenant: Tenant, *, prefix: str = "", user: str = "user-1") -> Seeded:
     feedback_create(tenant=tenant, thread_id=f"thr_{prefix}seed", item_ids=[], kind="positive",
                     end_user_id=user)  # fmt: skip
     key = api_key_create(tenant=tenant, name="spare", scopes=["chat"]).api_key
+    server = mcp_server_create(
+        tenant=tenant, name="weather", url="http://127.0.0.1:9/mcp",
+        headers={"Authorization": "Bearer mcp-seed-secret-1234"},
+    )  # fmt: skip
     return Seeded(tenant, agent.slug, http_tool.pk, client_tool.pk, credential.pk, key.pk,
-                  f"thr_{prefix}seed")  # fmt: skip
+                  f"thr_{prefix}seed", server.pk)  # fmt: skip

@@ -31,6 +31,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/tools/client"): {"name": "t", "description": "d"},
     ("post", "/provider-credentials"): {"name": "p", "kind": "openai", "secret": "sk-1234567"},
     ("post", "/api-keys"): {"name": "k", "scopes": ["chat"]},
+    ("post", "/mcp-servers"): {"name": "m", "url": "http://x.test/mcp"},
 }
 # Operations whose path names an object that a missing id cannot name: the definition PUT
 # creates the agent it names, as PUT does.
@@ -54,12 +55,13 @@ def _values(seeded: Seeded, path: str) -> dict[str, str]:
     tool = seeded.http_tool if "/tools/http/" in path else seeded.client_tool
     return {"slug": seeded.agent, "number": "1", "first": "1", "second": "2",
             "tool_id": str(tool), "credential_id": str(seeded.credential),
-            "key_id": str(seeded.api_key), "thread_id": seeded.thread}  # fmt: skip
+            "key_id": str(seeded.api_key), "thread_id": seeded.thread,
+            "server_id": str(seeded.mcp_server)}  # fmt: skip
 
 
 MISSING = {"slug": "no-such-agent", "number": "99", "first": "98", "second": "99",
            "tool_id": "999999", "credential_id": "999999", "key_id": "999999",
-           "thread_id": "thr_missing"}  # fmt: skip
+           "thread_id": "thr_missing", "server_id": "999999"}  # fmt: skip
 
 
 def _fill(path: str, values: dict[str, str]) -> str:
