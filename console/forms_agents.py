@@ -28,6 +28,7 @@ __all__ = [
     "PublishForm",
     "TryToolForm",
     "add_domain_error",
+    "json_object",
 ]
 
 SLUG_HELP = "Lowercase letters, digits and hyphens; part of the endpoint URL, fixed once created."
@@ -260,7 +261,7 @@ class DuplicateForm(forms.Form):
     name = forms.CharField(max_length=200)
 
 
-def _json_object(value: str, what: str) -> dict[str, Any]:
+def json_object(value: str, what: str) -> dict[str, Any]:
     if not value.strip():
         return {}
     try:
@@ -292,7 +293,7 @@ class _ToolForm(forms.Form):
     )
 
     def clean_args_schema(self) -> dict[str, Any]:
-        return _json_object(self.cleaned_data["args_schema"], "The schema")
+        return json_object(self.cleaned_data["args_schema"], "The schema")
 
 
 class ClientToolForm(_ToolForm):
@@ -330,7 +331,7 @@ class HttpToolForm(_ToolForm):
     )
 
     def clean_headers(self) -> dict[str, Any] | None:
-        headers = _json_object(self.cleaned_data["headers"], "The headers")
+        headers = json_object(self.cleaned_data["headers"], "The headers")
         if not all(isinstance(value, str) for value in headers.values()):
             raise forms.ValidationError("Each header value must be a string.")
         return headers or None
@@ -350,4 +351,4 @@ class TryToolForm(forms.Form):
     )
 
     def clean_arguments(self) -> dict[str, Any]:
-        return _json_object(self.cleaned_data["arguments"], "The arguments")
+        return json_object(self.cleaned_data["arguments"], "The arguments")
