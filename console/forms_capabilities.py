@@ -34,6 +34,13 @@ PII_LABELS = {
 }
 JAILBREAK_MODEL = "gpt-4.1-nano"
 CONTEXT_SIZES = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+# A capability's field -> its section's anchor on the page (#capabilities-...) and name.
+SECTIONS = {
+    "mcp_servers": ("mcp", "MCP servers"),
+    "guardrails": ("guardrails", "Guardrails"),
+    "hosted_tools": ("hosted", "OpenAI's hosted tools"),
+    "handoffs": ("handoffs", "Handoffs"),
+}
 EMPTY: dict[str, Any] = {"mcp_servers": [], "guardrails": {}, "handoffs": [], "hosted_tools": []}
 
 
@@ -311,6 +318,15 @@ class CapabilitiesForm(forms.Form):
         return [
             (other, self[f"handoff_{other.pk}"], self[f"handoff_{other.pk}_description"])
             for other in self.handoff_agents
+        ]
+
+    @property
+    def error_sections(self) -> list[tuple[str, str]]:
+        """Return the (anchor, label) of each section with an error, in the page's order."""
+        return [
+            (anchor, label)
+            for field_name, (anchor, label) in SECTIONS.items()
+            if field_name in self.section_errors
         ]
 
     def add_domain_error(self, error: InvalidInput) -> None:

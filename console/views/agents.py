@@ -94,6 +94,7 @@ def _hosted_refusal(agent: Agent) -> str | None:
     try:
         provider_check(agent, {"hosted_tools": [{"type": "web_search"}]})
     except InvalidInput as refused:
+        # "web_search: OpenAI's hosted tools need ...": the reason, without the tool's name.
         return refused.message.split(": ", 1)[-1]
     return None
 

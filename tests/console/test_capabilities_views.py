@@ -111,7 +111,7 @@ def test_the_editor_offers_each_capability(
     assert 'name="web_search"' in page and 'name="file_search_ids"' in page
     assert 'data-handoff="billing"' in page and "not published" in page
     assert 'data-handoff="helper"' not in page  # not to itself
-    assert "This draft's provider cannot run them" not in page  # OpenAI, Responses API
+    assert "data-provider-refusal" not in page  # OpenAI, on the Responses API
 
 
 def test_mcp_tools_are_allowed_and_asked_for_per_tool(
@@ -225,6 +225,8 @@ def test_bad_capabilities_are_refused_in_their_section_and_nothing_is_written(
     assert message in section_errors(response, section)
     page = response.content.decode()
     assert message.replace("'", "&#x27;") in page.split(f'data-section="{section}"')[1]
+    summary = page.split('class="form-errors capabilities-summary"')[1].split("</div>")[0]
+    assert f'href="#capabilities-{section.split("_")[0]}"' in summary
     helper.refresh_from_db()
     assert helper.name == "Helper"  # the draft's own change went back with the refusal
     assert capabilities_of(acme, helper) is None
@@ -241,7 +243,8 @@ def test_hosted_tools_are_refused_for_a_provider_that_cannot_run_them(
     agent = agent_create(tenant=acme, slug="offline", name="Offline", model="demo")
 
     page = admin.get(url("agent_edit", agent="offline")).content.decode()
-    assert "This draft's provider cannot run them" in page
+    hint = page.split("data-provider-refusal>")[1].split("</p>")[0]
+    assert "this agent uses the offline demo model" in hint
     response = admin.post(
         url("agent_edit", agent="offline"), edit_form(agent, web_search="on", code_interpreter="on")
     )
