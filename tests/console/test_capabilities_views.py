@@ -12,6 +12,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.test import Client
 from django.urls import reverse
 
+from console.views.agents_diff import config_field_diffs
 from hosted_agents.capabilities.services import (
     agent_capabilities_set,
     mcp_server_create,
@@ -423,3 +424,81 @@ def test_the_agent_page_shows_the_drafts_capabilities(
     assert "Billing</a>: Invoices" in page.split('data-shown-handoff="billing"')[1]
     assert "File search in vs_1" in page
     assert url("agent_edit", agent="helper") + "#capabilities-mcp" in page
+
+
+def test_a_new_agent_takes_its_tool_approvals(admin: Client, acme: Tenant) -> None:
+    response = admin.post(
+        url("agent_new"),
+        {
+            "slug": "asker", "name": "Asker", "model": "demo",
+            "code_tools": ["calculator"], "approval_calculator": "ask",
+        },
+    )  # fmt: skip
+
+    assert response.status_code == 302
+    assert Agent.objects.for_tenant(acme).get(slug="asker").tool_approvals == {"calculator": "ask"}
+
+
+def test_a_tool_the_server_no_longer_lists_is_shown_and_kept(
+    admin: Client, acme: Tenant, helper: Agent, weather: McpServer
+) -> None:
+    agent_capabilities_set(
+        tenant=acme, agent_id=helper.pk,
+        changes={"mcp_servers": [{"server_id": weather.pk, "allowed_tools": ["forecast", "gone"],
+                                  "approval_tools": ["gone"]}]},
+    )  # fmt: skip
+    row = capabilities_of(acme, helper)
+
+    page = admin.get(url("agent_edit", agent="helper")).content.decode()
+    gone = page.split('data-mcp-tool="gone"')[1].split("</tr>")[0]
+    assert "no longer listed by the server" in gone
+    assert '<option value="ask" selected>' in gone
+    response = admin.post(
+        url("agent_edit", agent="helper"),
+        edit_form(
+            helper, **{f"mcp_{weather.pk}_forecast": "auto", f"mcp_{weather.pk}_gone": "ask"}
+        ),
+        follow=True,
+    )
+
+    assert [str(m) for m in response.context["messages"]] == ["Nothing changed."]
+    assert capabilities_of(acme, helper) == row
+
+
+def test_guardrails_set_elsewhere_with_two_of_a_kind_are_shown_merged(
+    admin: Client, acme: Tenant, helper: Agent
+) -> None:
+    agent_capabilities_set(
+        tenant=acme, agent_id=helper.pk,
+        changes={"guardrails": {"input": [
+            {"kind": "blocklist", "patterns": ["alpha"]},
+            {"kind": "pii", "action": "redact", "types": ["iban"]},
+            {"kind": "blocklist", "patterns": ["beta"]},
+        ]}},
+    )  # fmt: skip
+
+    form = admin.get(url("agent_edit", agent="helper")).context["capabilities"]
+
+    assert form["input_blocklist"].value() == "alpha\nbeta"
+    assert form["input_pii"].value() == "redact"
+    assert form["input_pii_types"].value() == ["iban"]
+    assert form["output_pii"].value() in ("", None)
+
+
+def test_the_diff_names_each_capability_that_changed() -> None:
+    before = {"name": "A", "tools": [], "capabilities": {
+        "handoffs": [{"agent_id": 2, "slug": "billing", "name": "Billing", "version": 1,
+                      "description": "Bills", "tool_name": "transfer_to_billing",
+                      "config": {"instructions": "old"}}],
+    }}  # fmt: skip
+    after = {"name": "A", "tools": [], "capabilities": {
+        "handoffs": [{**before["capabilities"]["handoffs"][0], "version": 2,  # type: ignore[index]
+                      "config": {"instructions": "new"}}],
+        "hosted_tools": [{"type": "code_interpreter"}],
+    }}  # fmt: skip
+
+    changes = config_field_diffs(before, after)
+
+    assert [change.label for change in changes] == ["OpenAI's hosted tools", "handoff to billing"]
+    handoff = "\n".join(line.text for line in changes[1].lines if line.kind != "context")
+    assert '"version": 2' in handoff and "instructions" not in handoff  # its config left out
