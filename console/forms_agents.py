@@ -28,14 +28,17 @@ __all__ = [
     "PublishForm",
     "TryToolForm",
     "add_domain_error",
+    "json_object",
 ]
 
+APPROVAL_CHOICES = [("auto", "Run automatically"), ("ask", "Ask the user")]
 SLUG_HELP = "Lowercase letters, digits and hyphens; part of the endpoint URL, fixed once created."
 # A service's field name -> the form field that shows its error.
 _FIELD_OF = {
     "provider_credential_id": "provider_credential",
     "headers": "headers",
     "tools": "code_tools",
+    "tool_approvals": "code_tools",
     "url_template": "url_template",
 }
 
@@ -186,6 +189,12 @@ class AgentForm(forms.Form):
         self._choices("code_tools", [(n, f"{n}: {d}") for n, d in code_tool_choices()])
         http = list(HttpTool.objects.for_tenant(tenant).order_by("name"))
         self._choices("http_tools", [(t.pk, t.name) for t in http])
+        self.http_names = {t.pk: t.name for t in http}
+        # One approval policy per tool the platform runs (client tools run in the browser).
+        for name in dict.fromkeys([n for n, _ in code_tool_choices()] + [t.name for t in http]):
+            self.fields[f"approval_{name}"] = forms.ChoiceField(
+                required=False, choices=APPROVAL_CHOICES, label=f"Approval of {name}"
+            )
         client = list(ClientTool.objects.for_tenant(tenant).order_by("name"))
         self._choices("client_tools", [(t.pk, t.name) for t in client])
         self.known_models = KNOWN_MODELS
@@ -214,7 +223,21 @@ class AgentForm(forms.Form):
             "client_tools": agent.client_tools,
             "greeting": agent.greeting,
             "starter_prompts": "\n".join(agent.starter_prompts),
+            **{f"approval_{name}": policy for name, policy in agent.tool_approvals.items()},
         }
+
+    def tool_picker(self) -> list[tuple[str, list[tuple[Any, forms.BoundField | None]]]]:
+        """Return the code and HTTP tool checkboxes, each with its approval choice."""
+        groups: list[tuple[str, list[tuple[Any, forms.BoundField | None]]]] = []
+        for field, label in (("code_tools", "Code tools"), ("http_tools", "HTTP tools")):
+            rows = []
+            for box in self[field]:
+                value = box.data["value"]
+                name = self.http_names.get(value) if field == "http_tools" else str(value)
+                rows.append((box, self[f"approval_{name}"] if name else None))
+            if rows:
+                groups.append((label, rows))
+        return groups
 
     def clean_starter_prompts(self) -> list[str]:
         lines = [line.strip() for line in self.cleaned_data["starter_prompts"].splitlines()]
@@ -242,9 +265,16 @@ class AgentForm(forms.Form):
             "code_tools": data["code_tools"],
             "http_tools": data["http_tools"],
             "client_tools": data["client_tools"],
+            "tool_approvals": self._approvals(),
             "greeting": data["greeting"],
             "starter_prompts": data["starter_prompts"],
         }
+
+    def _approvals(self) -> dict[str, str]:
+        """Return "ask" for each selected code or HTTP tool that asks; "auto" is the default."""
+        data = self.cleaned_data
+        names = list(data["code_tools"]) + [self.http_names[pk] for pk in data["http_tools"]]
+        return {name: "ask" for name in names if data.get(f"approval_{name}") == "ask"}
 
 
 class PublishForm(forms.Form):
@@ -260,7 +290,7 @@ class DuplicateForm(forms.Form):
     name = forms.CharField(max_length=200)
 
 
-def _json_object(value: str, what: str) -> dict[str, Any]:
+def json_object(value: str, what: str) -> dict[str, Any]:
     if not value.strip():
         return {}
     try:
@@ -292,7 +322,7 @@ class _ToolForm(forms.Form):
     )
 
     def clean_args_schema(self) -> dict[str, Any]:
-        return _json_object(self.cleaned_data["args_schema"], "The schema")
+        return json_object(self.cleaned_data["args_schema"], "The schema")
 
 
 class ClientToolForm(_ToolForm):
@@ -330,7 +360,7 @@ class HttpToolForm(_ToolForm):
     )
 
     def clean_headers(self) -> dict[str, Any] | None:
-        headers = _json_object(self.cleaned_data["headers"], "The headers")
+        headers = json_object(self.cleaned_data["headers"], "The headers")
         if not all(isinstance(value, str) for value in headers.values()):
             raise forms.ValidationError("Each header value must be a string.")
         return headers or None
@@ -350,4 +380,4 @@ class TryToolForm(forms.Form):
     )
 
     def clean_arguments(self) -> dict[str, Any]:
-        return _json_object(self.cleaned_data["arguments"], "The arguments")
+        return json_object(self.cleaned_data["arguments"], "The arguments")

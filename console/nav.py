@@ -35,6 +35,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Overview", "console:tenant_home", "Build", "home"),
     NavEntry("Agents", "console:agents", "Build", "agent"),
     NavEntry("Tools", "console:tools", "Build", "tool"),
+    NavEntry("MCP servers", "console:mcp_servers", "Build", "server"),
     NavEntry("Endpoints", "console:endpoints", "Build", "plug"),
     NavEntry("Threads", "console:threads", "Records", "chat"),
     NavEntry("Usage", "console:usage", "Records", "chart"),

@@ -1,12 +1,13 @@
 """The agents sections of the console: agents, their versions, tools and the playground.
 
 Included under /console/<tenant>/ by console/urls.py, in the `console` namespace. URL
-arguments: `agent` (an agent's slug), `version` (a version number), `tool` (a tool's id).
+arguments: `agent` (an agent's slug), `version` (a version number), `tool` (a tool's id),
+`mcp_server` (an MCP server's id).
 """
 
 from django.urls import URLPattern, URLResolver, path
 
-from console.views import agents, playground, tools
+from console.views import agents, mcp, playground, tools
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("agents/", agents.agent_list, name="agents"),
@@ -35,6 +36,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="playground_session",
     ),
     path("tools/", tools.tool_list, name="tools"),
+    path("mcp/", mcp.mcp_server_list_view, name="mcp_servers"),
+    path("mcp/new/", mcp.mcp_server_new, name="mcp_server_new"),
+    path("mcp/<int:mcp_server>/", mcp.mcp_server_detail, name="mcp_server"),
+    path("mcp/<int:mcp_server>/edit/", mcp.mcp_server_edit, name="mcp_server_edit"),
+    path("mcp/<int:mcp_server>/refresh/", mcp.mcp_server_refresh_view, name="mcp_server_refresh"),
+    path("mcp/<int:mcp_server>/delete/", mcp.mcp_server_delete_view, name="mcp_server_delete"),
     path("tools/http/new/", tools.http_tool_new, name="http_tool_new"),
     path("tools/http/<int:tool>/", tools.http_tool_detail, name="http_tool"),
     path("tools/http/<int:tool>/edit/", tools.http_tool_edit, name="http_tool_edit"),

@@ -10,15 +10,27 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from console.access import console_view
 from console.forms_agents import AgentForm, DuplicateForm, PublishForm, add_domain_error
+from console.forms_capabilities import CapabilitiesForm
+from console.views.agents_capabilities import draft_capabilities, frozen_capabilities
 from console.views.agents_diff import config_field_diffs
+from hosted_agents.capabilities.freeze import CAPABILITY_FIELDS, provider_check
+from hosted_agents.capabilities.selectors import agent_capabilities_get, mcp_server_list
+from hosted_agents.capabilities.services import agent_capabilities_set
 from hosted_agents.instructions import instructions_placeholders
-from hosted_agents.models import DEFAULT_MODEL, KNOWN_MODELS, Agent, AgentVersion
+from hosted_agents.models import (
+    DEFAULT_MODEL,
+    KNOWN_MODELS,
+    Agent,
+    AgentCapabilities,
+    AgentVersion,
+)
 from hosted_agents.selectors_agents import AgentStatus, agent_status_get, agent_status_list
 from hosted_agents.services import agent_create, agent_publish, agent_rollback, agent_update
 from hosted_agents.services.agents import ToolRows, agent_draft_config
@@ -60,15 +72,44 @@ def agent_list(request: HttpRequest) -> HttpResponse:
 
 
 def _form_page(
-    request: HttpRequest, form: AgentForm, agent: Agent | None, status: int = 200
+    request: HttpRequest,
+    form: AgentForm,
+    agent: Agent | None,
+    capabilities: CapabilitiesForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     instructions = form["instructions"].value() or ""
     context = {
         "form": form,
         "agent": agent,
         "placeholders": instructions_placeholders(instructions),
+        "capabilities": capabilities,
+        "hosted_refusal": _hosted_refusal(agent) if agent is not None else None,
     }
     return render(request, "console/agents/form.html", context, status=status)
+
+
+def _hosted_refusal(agent: Agent) -> str | None:
+    """Why the draft's provider cannot run OpenAI's hosted tools, or None if it can."""
+    try:
+        provider_check(agent, {"hosted_tools": [{"type": "web_search"}]})
+    except InvalidInput as refused:
+        # "web_search: OpenAI's hosted tools need ...": the reason, without the tool's name.
+        return refused.message.split(": ", 1)[-1]
+    return None
+
+
+def _capabilities_form(
+    request: HttpRequest, agent: Agent, row: AgentCapabilities | None
+) -> CapabilitiesForm:
+    tenant = request.console.tenant  # type: ignore[attr-defined]
+    return CapabilitiesForm(
+        request.POST if request.method == "POST" else None,
+        agent=agent,
+        servers=list(mcp_server_list(tenant=tenant)),
+        agents=list(Agent.objects.for_tenant(tenant).order_by("name")),
+        row=row,
+    )
 
 
 @console_view("admin")
@@ -96,26 +137,44 @@ def agent_new(request: HttpRequest) -> HttpResponse:
 
 @console_view("admin")
 def agent_edit(request: HttpRequest, agent: str) -> HttpResponse:
+    """The draft and its capabilities, saved together through their two services."""
     console = request.console  # type: ignore[attr-defined]
     row = agent_or_404(request, agent)
+    stored = agent_capabilities_get(tenant=console.tenant, agent_id=row.pk)
+    capabilities = _capabilities_form(request, row, stored)
     if request.method != "POST":
         form = AgentForm(tenant=console.tenant, creating=False, initial=AgentForm.initial_of(row))
-        return _form_page(request, form, row)
+        return _form_page(request, form, row, capabilities)
     form = AgentForm(request.POST, tenant=console.tenant, creating=False)
-    if form.is_valid():
+    if form.is_valid() and capabilities.is_valid():
         changes = {key: value for key, value in form.draft().items() if getattr(row, key) != value}
+        capability_changes = capabilities.changes(stored)
         try:
-            if changes:
-                agent_update(
-                    tenant=console.tenant, agent_id=row.pk, changes=changes, actor=console.actor
-                )
+            # One transaction: a refusal of the second service leaves nothing of the first.
+            with transaction.atomic():
+                if changes:
+                    agent_update(
+                        tenant=console.tenant, agent_id=row.pk, changes=changes,
+                        actor=console.actor,
+                    )  # fmt: skip
+                if capability_changes:
+                    agent_capabilities_set(
+                        tenant=console.tenant, agent_id=row.pk, changes=capability_changes,
+                        actor=console.actor,
+                    )  # fmt: skip
+        except InvalidInput as error:
+            if error.field in CAPABILITY_FIELDS:
+                capabilities.add_domain_error(error)
+            else:
+                add_domain_error(form, error)
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            text = "Draft saved. Publish to serve it." if changes else "Nothing changed."
+            saved = changes or capability_changes
+            text = "Draft saved. Publish to serve it." if saved else "Nothing changed."
             messages.success(request, text)
             return redirect("console:agent", tenant=console.tenant.slug, agent=row.slug)
-    return _form_page(request, form, row, status=400)
+    return _form_page(request, form, row, capabilities, status=400)
 
 
 def _pending(request: HttpRequest, status: AgentStatus) -> list[Any]:
@@ -138,9 +197,11 @@ def agent_detail(request: HttpRequest, agent: str) -> HttpResponse:
         .defer("config")  # a whole frozen agent each: the table needs none of it
         .order_by("-number")[:VERSIONS_SHOWN]
     )
+    stored = agent_capabilities_get(tenant=tenant, agent_id=row.pk)
     context = {
         "status": status,
         "agent": row,
+        "capabilities": draft_capabilities(tenant, stored),
         "versions": versions,
         "placeholders": instructions_placeholders(row.instructions),
         "publish_form": PublishForm(),
@@ -199,6 +260,7 @@ def agent_version(request: HttpRequest, agent: str, version: int) -> HttpRespons
         "agent": row,
         "version": shown,
         "config": shown.config,
+        "capabilities": frozen_capabilities(shown.config),
         "previous": previous,
         "serving": row.published_version_id == shown.pk,
         "changes": config_field_diffs(_config_of(request, row, previous), shown.config),

@@ -1,7 +1,8 @@
 """A readable difference between two agent configurations, for the console's pages.
 
 Each changed field becomes a line diff (difflib): text fields line by line, everything else
-as indented JSON, tools one entry per tool name. Pure presentation: no query.
+as indented JSON, tools one entry per tool name, capabilities one entry per MCP server and
+per handoff, and one each for guardrails and hosted tools. Pure presentation: no query.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ _LABELS = {
     "provider_credential_id": "provider credential (id)",
     "model_settings": "model settings",
     "starter_prompts": "starter prompts",
+    "capabilities.guardrails": "guardrails",
+    "capabilities.hosted_tools": "OpenAI's hosted tools",
+}
+_PREFIXES = {
+    "tools.": "tool ",
+    "capabilities.mcp.": "MCP server ",
+    "capabilities.handoff.": "handoff to ",
 }
 
 
@@ -47,7 +55,23 @@ class FieldDiff:
 
 def _flat(config: dict[str, Any]) -> dict[str, Any]:
     tools = {f"tools.{tool['name']}": tool for tool in config.get("tools", [])}
-    return {**{key: value for key, value in config.items() if key != "tools"}, **tools}
+    plain = {key: value for key, value in config.items() if key not in ("tools", "capabilities")}
+    return {**plain, **tools, **_flat_capabilities(config.get("capabilities") or {})}
+
+
+def _flat_capabilities(frozen: dict[str, Any]) -> dict[str, Any]:
+    """One field per MCP server and per handoff target, one for guardrails, one for hosted
+    tools. A handoff's frozen target config is left out: its version number says it all."""
+    fields: dict[str, Any] = {
+        f"capabilities.mcp.{server['name']}": server for server in frozen.get("mcp_servers", [])
+    }
+    for entry in frozen.get("handoffs", []):
+        shown = {key: value for key, value in entry.items() if key != "config"}
+        fields[f"capabilities.handoff.{entry['slug']}"] = shown
+    for name in ("guardrails", "hosted_tools"):
+        if frozen.get(name):
+            fields[f"capabilities.{name}"] = frozen[name]
+    return fields
 
 
 def _text(value: Any) -> list[str]:
@@ -73,8 +97,29 @@ def _lines(before: Any, after: Any) -> list[DiffLine]:
     return lines
 
 
-def _position(field: str) -> tuple[int, str]:
-    return (_ORDER.index(field) if field in _ORDER else len(_ORDER), field)
+_CAPABILITY_ORDER = ["capabilities.mcp.", "capabilities.guardrails", "capabilities.hosted_tools"]
+
+
+def _position(field: str) -> tuple[int, int, str]:
+    if field in _ORDER:
+        return (_ORDER.index(field), 0, field)
+    if not field.startswith("capabilities."):
+        return (len(_ORDER), 0, field)  # tools.*
+    # Then the capabilities, in the editor's order: MCP, guardrails, hosted tools, handoffs.
+    rank = next(
+        (n for n, prefix in enumerate(_CAPABILITY_ORDER) if field.startswith(prefix)),
+        len(_CAPABILITY_ORDER),
+    )
+    return (len(_ORDER) + 1, rank, field)
+
+
+def _label(field: str) -> str:
+    if field in _LABELS:
+        return _LABELS[field]
+    for prefix, label in _PREFIXES.items():
+        if field.startswith(prefix):
+            return label + field[len(prefix) :]
+    return field
 
 
 def config_field_diffs(before: dict[str, Any] | None, after: dict[str, Any]) -> list[FieldDiff]:
@@ -83,8 +128,5 @@ def config_field_diffs(before: dict[str, Any] | None, after: dict[str, Any]) -> 
     diffs = []
     for change in sorted(changes, key=lambda change: _position(change["field"])):
         field = change["field"]
-        label = _LABELS.get(
-            field, field.replace("tools.", "tool ") if field.startswith("tools.") else field
-        )
-        diffs.append(FieldDiff(field, label, _lines(change["before"], change["after"])))
+        diffs.append(FieldDiff(field, _label(field), _lines(change["before"], change["after"])))
     return diffs

@@ -205,8 +205,8 @@ def test_agent_page_shows_status_versions_and_controls(
     admin.get(url("agent", agent="helper"))
 
     # session, user, membership, the tenant switcher's memberships; agent and version, HTTP
-    # and client tools, capabilities rows, usage, versions
-    with django_assert_max_num_queries(10):
+    # and client tools, capabilities rows, usage, versions; the draft's capabilities row
+    with django_assert_max_num_queries(11):
         page = admin.get(url("agent", agent="helper")).content.decode()
 
     assert "serving version 2" in page

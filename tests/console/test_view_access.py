@@ -27,7 +27,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from console.access import ROLE_RANK
-from hosted_agents.models import Agent, AgentVersion, ClientTool, HttpTool
+from hosted_agents.capabilities.services import mcp_server_create
+from hosted_agents.models import Agent, AgentVersion, ClientTool, HttpTool, McpServer
 from hosted_agents.services import agent_create, agent_publish, client_tool_create, http_tool_create
 from tenants.models import ApiKey, Membership, ProviderCredential, Tenant, Thread
 from tenants.services import (
@@ -89,6 +90,8 @@ POST_ONLY = {
     "http_tool_try",
     "http_tool_delete",
     "client_tool_delete",
+    "mcp_server_refresh",
+    "mcp_server_delete",
 }
 
 # Pages outside a tenant: what an anonymous visitor gets.
@@ -117,6 +120,7 @@ class TenantObjects:
     version: AgentVersion
     http_tool: HttpTool
     client_tool: ClientTool
+    mcp_server: McpServer
     thread: Thread
     api_key: ApiKey
     credential: ProviderCredential
@@ -151,6 +155,9 @@ def _objects(tenant: Tenant, viewer: AbstractBaseUser) -> TenantObjects:
         version=version,
         http_tool=http_tool,
         client_tool=client_tool,
+        mcp_server=mcp_server_create(
+            tenant=tenant, name=f"{prefix}_mcp", url=f"https://mcp.{prefix}.example/mcp"
+        ),
         thread=thread,
         api_key=api_key_create(tenant=tenant, name=f"{prefix} key", scopes=["chat"]).api_key,
         credential=credential,
@@ -173,6 +180,7 @@ KWARGS: dict[str, Callable[[TenantObjects, ConsoleUrl], Any]] = {
     "tool": _tool,
     "http_tool": lambda o, url: o.http_tool.pk,
     "client_tool": lambda o, url: o.client_tool.pk,
+    "mcp_server": lambda o, url: o.mcp_server.pk,
     "thread": lambda o, url: o.thread.public_id,
     "key": lambda o, url: o.api_key.pk,
     "credential": lambda o, url: o.credential.pk,

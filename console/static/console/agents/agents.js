@@ -1,6 +1,7 @@
 // The agents and tools pages: {{ state.* }} placeholders highlighted in the instructions
 // editor (a backdrop mirrors the text behind a transparent textarea), the list of state
-// variables kept up to date while typing, and a confirmation for buttons with data-confirm.
+// variables kept up to date while typing, each tool's approval choice enabled only while the
+// tool is selected, and a confirmation for buttons with data-confirm.
 // No inline script anywhere: the console's Content-Security-Policy forbids it.
 (() => {
   "use strict";
@@ -66,6 +67,19 @@
   }
 
   document.querySelectorAll(".highlight-editor").forEach(setupEditor);
+
+  // A tool's approval choice means something only while the tool is selected: grey it out
+  // otherwise (a disabled select is not sent; the server ignores unselected tools anyway).
+  function setupToolRow(row) {
+    const box = row.querySelector("input[type=checkbox]");
+    const choice = row.querySelector("select");
+    if (!box || !choice) return;
+    const update = () => { choice.disabled = !box.checked; };
+    box.addEventListener("change", update);
+    update();
+  }
+
+  document.querySelectorAll("[data-tool-row]").forEach(setupToolRow);
 
   document.addEventListener("click", (event) => {
     const button = event.target.closest("[data-confirm]");
