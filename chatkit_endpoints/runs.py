@@ -106,15 +106,19 @@ class RunKey:
         return thread_group(self.tenant_id, self.thread_id)
 
 
-async def _new_channel(prefix: str) -> str:
+async def _new_channel() -> str:
+    # Every channel of a process takes the layer's default prefix, like a consumer's own.
+    # channels-redis keeps one receive lock per process but one Redis list per prefix: a
+    # run waiting on "run." channels held the lock while a "follow." channel's messages
+    # sat in their list, so a follower heard nothing until its ping or the run's refresh.
     layer = get_channel_layer()
-    name: str = await layer.new_channel(prefix)
+    name: str = await layer.new_channel()
     return name
 
 
 async def run_claim(key: RunKey) -> str:
     """Register a run of `key`'s thread; return its channel. Raise `ThreadBusy` if one runs."""
-    channel = await _new_channel("run.")
+    channel = await _new_channel()
     if not await shared_state().add(key.registry_key, channel, REGISTRY_TTL_SECONDS):
         raise ThreadBusy(key.thread_id)
     return channel
@@ -151,7 +155,7 @@ class DetachedRun:
     ) -> DetachedRun:
         """Start iterating `stream`; `channel` is the one `run_claim` registered, if any."""
         registered = channel is not None
-        run = cls(stream, owner, channel or await _new_channel("run."), registered)
+        run = cls(stream, owner, channel or await _new_channel(), registered)
         _running.add(run)
         run._tasks = [
             asyncio.create_task(run._drive()),
@@ -270,7 +274,7 @@ async def _quietly(awaitable: Any) -> None:
 async def run_follow(key: RunKey, run_channel: str) -> AsyncIterator[bytes]:
     """Yield the run's events so far, then its live events until it ends."""
     layer = get_channel_layer()
-    me = await _new_channel("follow.")
+    me = await _new_channel()
     await layer.group_add(key.group, me)
     try:
         await layer.send(run_channel, {"type": "run.replay", "reply_to": me})

@@ -39,7 +39,9 @@ async def _check_channel_layer() -> None:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer configured")
-    channel = await layer.new_channel("readyz.")
+    # The default prefix, as the runs' channels (chatkit_endpoints/runs.py): another prefix
+    # would wait behind their receive lock and time the probe out while answers run.
+    channel = await layer.new_channel()
     token = uuid.uuid4().hex
     await layer.send(channel, {"type": "readyz.ping", "token": token})
     message = await layer.receive(channel)

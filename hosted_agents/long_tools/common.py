@@ -29,14 +29,18 @@ __all__ = [
 ]
 
 MAX_ATTEMPTS = 3
-PICKUP_TIMEOUT_SECONDS = 30.0
+# A message lost with its worker (taken, not yet claimed, when the worker died: Redis hands
+# it back only after the visibility timeout) is re-sent by the sweep after RESEND_AFTER, at
+# the sweep after that (every LONG_TOOL_SWEEP_SECONDS, 15): so the run waits longer than
+# both together, with time for a worker to take the copy.
+PICKUP_TIMEOUT_SECONDS = 45.0
 POLL_SECONDS = 0.25
 PROGRESS_SECONDS = 0.2
 HEARTBEAT_SECONDS = 5.0
 HARD_LIMIT_GRACE_SECONDS = 5.0
 DEADLINE_SLACK = timedelta(seconds=5)
 STALE_AFTER = timedelta(seconds=30)
-RESEND_AFTER = timedelta(seconds=60)
+RESEND_AFTER = timedelta(seconds=10)
 QUEUED_GIVE_UP_AFTER = timedelta(minutes=10)
 
 Status = ToolCall.Status

@@ -4,13 +4,15 @@ processes (daphne), Celery workers and beat, on a database and a Redis of their 
     with Deployment.create(tmp_dir, database_url, redis_url) as deployment:
         web = deployment.web("a")                    # returns once /healthz answers
         worker = deployment.worker("tools1", "long_tools", concurrency=2)  # once ready
-        deployment.beat()
+        beat = deployment.beat(wait=False)           # starting, not yet ready...
+        deployment.wait_ready(beat)                  # ...and ready (start several at once)
         ...
-        deployment.kill(web)                         # SIGKILL its whole process group
+        web.kill()                                   # SIGKILL its whole process group
 
 The database is created, migrated (`manage.py migrate`, as the image's migrate job does)
-and dropped afterwards; every process gets the same DATABASE_URL, REDIS_URL (channel layer,
-cache and broker) and secrets. No process outlives the `with`.
+and dropped afterwards; the Redis database is the deployment's own, emptied before and
+after. Every process gets the same DATABASE_URL, REDIS_URL (channel layer, cache and
+broker) and secrets. No process outlives the `with`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
+import redis
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +64,7 @@ class Process:
     popen: subprocess.Popen[bytes]
     log_path: Path
     port: int | None = None
+    ready: Callable[[], bool] = lambda: True
 
     @property
     def base_url(self) -> str:
@@ -123,15 +127,16 @@ class Deployment:
         admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin_execute(server_url, f'CREATE DATABASE "{name}"')
         deployment = cls(tmp_dir, database_url, env)
+        # Queued tasks and run registrations an earlier run left name rows of another database.
+        _flush(redis_url)
         try:
             deployment.manage("migrate", "--noinput")
-            # Messages a crashed earlier run left on these queues name rows of another database.
-            deployment.run([*CELERY, "purge", "-f", "-Q", "default,long_tools,platform"])
             yield deployment
         finally:
             for process in deployment.processes:
                 process.kill()
             admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _flush(redis_url)
 
     def run(self, command: list[str]) -> str:
         result = subprocess.run(command, cwd=ROOT, env=self.env, capture_output=True, text=True,
@@ -156,42 +161,61 @@ class Deployment:
         self.processes.append(process)
         return process
 
-    def web(self, name: str) -> Process:
+    def web(self, name: str, *, wait: bool = True) -> Process:
+        """Start a daphne process; return once /healthz answers, or at once if not `wait`."""
         port = free_port()
         command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                    "chatkit_platform.asgi:application"]  # fmt: skip
         process = self._spawn(name, command, port)
-        self._wait(process, lambda: _answers(process.base_url + "/healthz"))
-        return process
+        process.ready = lambda: _answers(process.base_url + "/healthz")
+        return self._started(process, wait)
 
-    def worker(self, name: str, queues: str, *, concurrency: int) -> Process:
+    def worker(self, name: str, queues: str, *, concurrency: int, wait: bool = True) -> Process:
         command = [*CELERY, "worker", "-n", f"{name}@%h", "-Q", queues,
                    f"--concurrency={concurrency}",
                    "--loglevel=INFO", "--without-mingle", "--without-gossip"]  # fmt: skip
         process = self._spawn(name, command)
-        self._wait(process, lambda: " ready." in process.log(tail=100_000))
-        return process
+        process.ready = lambda: " ready." in process.log(tail=100_000)
+        return self._started(process, wait)
 
-    def beat(self) -> Process:
+    def beat(self, *, wait: bool = True) -> Process:
         schedule = self.tmp_dir / "celerybeat-schedule"
         command = [*CELERY, "beat", "--loglevel=INFO", f"--schedule={schedule}"]
         process = self._spawn("beat", command)
-        self._wait(process, lambda: "beat: Starting" in process.log(tail=100_000))
+        process.ready = lambda: "beat: Starting" in process.log(tail=100_000)
+        return self._started(process, wait)
+
+    def _started(self, process: Process, wait: bool) -> Process:
+        if wait:
+            self.wait_ready(process)
         return process
 
-    def _wait(self, process: Process, ready: Any) -> None:
+    def wait_ready(self, *processes: Process) -> None:
+        """Wait until every one of `processes` is ready (they start side by side meanwhile)."""
         deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            if not process.alive():
-                raise RuntimeError(f"{process.name} exited:\n{process.log()}")
-            if ready():
-                return
+        waiting = list(processes)
+        while waiting and time.monotonic() < deadline:
+            for process in waiting:
+                if not process.alive():
+                    raise RuntimeError(f"{process.name} exited:\n{process.log()}")
+            waiting = [process for process in waiting if not process.ready()]
             time.sleep(0.1)
-        raise RuntimeError(f"{process.name} was not ready in {READY_SECONDS:g}s:\n{process.log()}")
+        if waiting:
+            names = ", ".join(process.name for process in waiting)
+            logs = "\n".join(process.log() for process in waiting)
+            raise RuntimeError(f"{names} not ready in {READY_SECONDS:g}s:\n{logs}")
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database_url, autocommit=True) as db:
             return db.execute(sql).fetchall()  # type: ignore[arg-type]
+
+
+def _flush(url: str) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
 
 
 def _answers(url: str) -> bool:

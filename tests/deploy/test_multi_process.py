@@ -9,16 +9,19 @@ other web process. Mid-way one web process and one long-tool worker are SIGKILLe
 
 * every conversation completes, or its client saw a clear error (its connection cut, an
   error event), and only a run that lived in the killed web process may end unanswered;
+* every client's streams end, each within a bound: a follower of a run that died with the
+  killed process gets an error event within a minute of the kill, never an endless stream;
 * a client cut by the killed web process finds the answer completed when it comes back to
   the other one, if its run lived there (streamed by the follow, or on reloading the thread
-  after an error event that says to);
+  when the follow says nothing runs any more);
 * no item is lost or duplicated (a thread holds its user message, and its answer once if
   the run lived), and every tool call is recorded once and ends done, the one cut with the
   killed worker after one more attempt.
 
-It needs PostgreSQL and Redis: those of DATABASE_URL and REDIS_URL when the run has them,
-and otherwise the machine's (MULTIPROCESS_DATABASE_URL, MULTIPROCESS_REDIS_URL, defaults
-on 127.0.0.1). It makes and drops a database of its own.
+It runs in the pass whose DATABASE_URL is PostgreSQL (CI's second pass), on that server,
+or wherever MULTIPROCESS_DATABASE_URL names a PostgreSQL server; the embedded pass skips it.
+It makes and drops a database of its own there, and takes a Redis database of its own
+(emptied before and after): MULTIPROCESS_REDIS_URL, or database 15 of REDIS_URL's server.
 """
 
 from __future__ import annotations
@@ -37,25 +40,23 @@ import psycopg
 import pytest
 import redis
 
-from tests.chatkit_endpoints.client import read_stream, user_input
-from tests.deploy.processes import Deployment, Process, admin_execute
+from chatkit_endpoints.runs import PING_SECONDS, REPLAY_TIMEOUT_SECONDS
+from tests.chatkit_endpoints.client import user_input
+from tests.deploy.processes import Deployment, Process, admin_execute, with_database
+from tests.support.sse import parse_sse
 
-# Opt-in for now (MULTIPROCESS_TESTS=1): on the shared development machine it passed once and
-# then failed or hung (a stream that never ended after the kill), still being investigated;
-# see deploy/README.md, "What a crash costs".
-pytestmark = [
-    pytest.mark.multiprocess,
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not os.environ.get("MULTIPROCESS_TESTS"),
-        reason="opt-in while a hang after the kill is investigated: set MULTIPROCESS_TESTS=1",
-    ),
-]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.live]
 
 CONVERSATIONS = 8
 TEXT = "Workers come and go. The answers stay. Every call runs once and is recorded once!"
-# Generous: the killed worker's call waits for the sweep (30 s stale heartbeat, 15 s beat).
+# Generous bounds, reached only when something is wrong. A conversation whose tool call was
+# cut with the worker waits for the sweep (30 s stale heartbeat, beat every 15 s).
 LOAD_SECONDS = 300.0
+# A follower of a dead run: silence for PING_SECONDS, then no answer to its ping for
+# REPLAY_TIMEOUT_SECONDS (a replay that never comes takes as long), and slack for the load.
+DEAD_RUN_NOTICE_SECONDS = PING_SECONDS + REPLAY_TIMEOUT_SECONDS + 40
+# Frequent keep-alive comments let a client check its deadline while a stream is quiet.
+KEEPALIVE_SECONDS = "2"
 SETUP = """
 import json
 from django.contrib.auth import get_user_model
@@ -69,19 +70,20 @@ print(json.dumps({"key": api_key_create(tenant=tenant, name="load", scopes=["cha
 """
 
 
-def _servers() -> tuple[str, str]:
-    database = os.environ.get("DATABASE_URL", "")
+def _servers() -> tuple[str, str] | None:
+    """Return the PostgreSQL server and the Redis database to deploy on; None in the
+    embedded pass."""
+    database = os.environ.get("MULTIPROCESS_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
     if not database.startswith("postgres"):
-        database = os.environ.get(
-            "MULTIPROCESS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/chatkit"
-        )
-    cache = os.environ.get("REDIS_URL") or os.environ.get(
-        "MULTIPROCESS_REDIS_URL", "redis://127.0.0.1:6379/15"
-    )
+        return None
+    suite_cache = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    cache = os.environ.get("MULTIPROCESS_REDIS_URL") or with_database(suite_cache, "15")
+    # The deployment empties its Redis database: never the one the rest of the suite uses.
+    assert cache != os.environ.get("REDIS_URL"), "MULTIPROCESS_REDIS_URL must differ from REDIS_URL"
     return database, cache
 
 
-def _reachable(database: str, cache: str) -> str | None:
+def _unreachable(database: str, cache: str) -> str | None:
     try:
         admin_execute(database, "SELECT 1")
     except psycopg.Error as error:
@@ -111,6 +113,9 @@ class Conversation:
     follow_status: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     reloaded: list[str] = field(default_factory=list)
+    deadline: float = 0.0  # time.monotonic() by which every stream of the client ended
+    overdue: str = ""  # the stream still open at the deadline
+    ended_at: float = 0.0
 
     def headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.key}", "x-chatkit-user": f"user-{self.number}"}
@@ -127,7 +132,8 @@ class Conversation:
                  for at, event in zip(self.times, self.events, strict=True)]  # fmt: skip
         return (f"conversation {self.number} sent to {self.origin.name}, follows: {self.follows},"
                 f" thread {self.thread_id}, cut: {self.cut_by}, follow: {self.follow_status},"
-                f" events: {kinds}, reloaded: {self.reloaded}, errors: {self.errors()}"
+                f" events: {kinds}, reloaded: {self.reloaded}, errors: {self.errors()},"
+                f" overdue: {self.overdue!r}, ended: {self.ended_at - KILLED_AT[0]:+.1f}s"
                 )  # fmt: skip
 
     def take(self, event: dict[str, Any]) -> None:
@@ -146,6 +152,26 @@ PATH = "/t/acme/agents/analyst"
 KILLED_AT = [0.0]  # when web-a and tools1 were killed (for the failure messages)
 
 
+class Overdue(Exception):
+    """A stream was still open at its client's deadline."""
+
+
+def _read(conversation: Conversation, response: httpx.Response, *, leave_early: bool) -> None:
+    """Keep the events as they arrive, up to thread.created if `leave_early`; raise `Overdue`
+    if the stream outlives the client's deadline (checked at every keep-alive too)."""
+    buffer = ""
+    for text in response.iter_text():
+        if time.monotonic() > conversation.deadline:
+            raise Overdue(f"{response.request.method} {response.request.url}")
+        buffer += text
+        while "\n\n" in buffer:
+            block, buffer = buffer.split("\n\n", 1)
+            for event in parse_sse(block + "\n\n"):
+                conversation.take(event.json())
+                if leave_early and event.json()["type"] == "thread.created":
+                    return
+
+
 def _post(conversation: Conversation, client: httpx.Client, *, leave_early: bool) -> None:
     """Send the message; read the answer, or only up to thread.created if `leave_early`."""
     body = json.dumps({"type": "threads.create",
@@ -154,12 +180,7 @@ def _post(conversation: Conversation, client: httpx.Client, *, leave_early: bool
     headers = conversation.headers() | {"content-type": "application/json"}
     with client.stream("POST", url, content=body, headers=headers) as response:
         assert response.status_code == 200, response.read()
-        read_stream(response, lambda event: _keep(conversation, event, leave_early))
-
-
-def _keep(conversation: Conversation, event: dict[str, Any], leave_early: bool) -> bool:
-    conversation.take(event)
-    return leave_early and event["type"] == "thread.created"
+        _read(conversation, response, leave_early=leave_early)
 
 
 def _follow(conversation: Conversation, client: httpx.Client, server: Process) -> None:
@@ -167,7 +188,7 @@ def _follow(conversation: Conversation, client: httpx.Client, server: Process) -
     with client.stream("GET", url, headers=conversation.headers()) as response:
         conversation.follow_status.append(response.status_code)
         if response.status_code == 200:
-            read_stream(response, lambda event: _keep(conversation, event, False))
+            _read(conversation, response, leave_early=False)
     if conversation.follow_status[-1] == 204:
         # Nothing runs any more: the client reloads the thread, as ChatKit's client does.
         conversation.reloaded = [item["type"] for item in items(server, conversation)]
@@ -175,18 +196,24 @@ def _follow(conversation: Conversation, client: httpx.Client, server: Process) -
 
 def converse(conversation: Conversation) -> Conversation:
     """Send the message, read or follow the answer; come back to the other process if cut."""
-    with httpx.Client(timeout=httpx.Timeout(LOAD_SECONDS, connect=10)) as client:
+    conversation.deadline = time.monotonic() + LOAD_SECONDS
+    # A live stream writes a keep-alive every KEEPALIVE_SECONDS: 30 s of silence is a cut.
+    with httpx.Client(timeout=httpx.Timeout(30, connect=10)) as client:
         reader = conversation.other if conversation.follows else conversation.origin
         try:
-            if conversation.follows:
-                _post(conversation, client, leave_early=True)
-                _follow(conversation, client, reader)
-            else:
-                _post(conversation, client, leave_early=False)
-        except httpx.TransportError as error:
-            conversation.cut_by.append(f"{reader.name}: {type(error).__name__}")
-            back = conversation.other if reader is conversation.origin else conversation.origin
-            _follow(conversation, client, back)
+            try:
+                if conversation.follows:
+                    _post(conversation, client, leave_early=True)
+                    _follow(conversation, client, reader)
+                else:
+                    _post(conversation, client, leave_early=False)
+            except httpx.TransportError as error:
+                conversation.cut_by.append(f"{reader.name}: {type(error).__name__}")
+                back = conversation.other if reader is conversation.origin else conversation.origin
+                _follow(conversation, client, back)
+        except Overdue as overdue:
+            conversation.overdue = str(overdue)
+    conversation.ended_at = time.monotonic()
     return conversation
 
 
@@ -215,17 +242,24 @@ def items(survivor: Process, conversation: Conversation) -> list[dict[str, Any]]
 
 
 def test_killed_web_and_worker_processes_lose_no_answer_and_no_tool_call(tmp_path: Path) -> None:
-    database, cache = _servers()
-    unreachable = _reachable(database, cache)
-    if unreachable:
-        pytest.skip(f"needs PostgreSQL and Redis: {unreachable}")
+    servers = _servers()
+    if servers is None:
+        pytest.skip("runs on PostgreSQL and Redis: in the pass whose DATABASE_URL is "
+                    "postgres://..., or with MULTIPROCESS_DATABASE_URL")  # fmt: skip
+    database, cache = servers
+    # Where PostgreSQL is configured, missing servers are a failure, not a reason to skip.
+    problem = _unreachable(database, cache)
+    assert problem is None, problem
     with Deployment.create(tmp_path, database, cache) as deployment:
+        deployment.env["CHATKIT_SSE_KEEPALIVE_SECONDS"] = KEEPALIVE_SECONDS
+        # Every process starts at once (each takes seconds to import on a busy machine).
+        web_a, web_b = deployment.web("web-a", wait=False), deployment.web("web-b", wait=False)
+        tools_1 = deployment.worker("tools1", "long_tools", concurrency=2, wait=False)
+        deployment.worker("tools2", "long_tools", concurrency=2, wait=False)
+        deployment.worker("platform", "default,platform", concurrency=1, wait=False)
+        deployment.beat(wait=False)
         key = deployment.shell(SETUP)["key"]
-        web_a, web_b = deployment.web("web-a"), deployment.web("web-b")
-        tools_1 = deployment.worker("tools1", "long_tools", concurrency=2)
-        deployment.worker("tools2", "long_tools", concurrency=2)
-        deployment.worker("platform", "default,platform", concurrency=1)
-        deployment.beat()
+        deployment.wait_ready(*deployment.processes)
         # Even ones send to web-a, odd ones to web-b; every other pair follows from the other.
         pairs = [(web_a, web_b), (web_b, web_a)]
         conversations = [
@@ -263,18 +297,20 @@ def test_killed_web_and_worker_processes_lose_no_answer_and_no_tool_call(tmp_pat
         run_lived = conversation.origin is web_b
         context = f"{conversation.summary()}\n{logs}"
         assert conversation.thread_id, context
+        assert not conversation.overdue, context
         assert len(ids) == len(set(ids)), context
         if run_lived:
-            # Its run survived: the answer is complete, whoever was cut on the way.
+            # Its run survived: the answer is complete, whoever was cut on the way, and its
+            # client got it (streamed, or on reloading when the run had ended meanwhile).
             assert kinds == ["user_message", "assistant_message"], context
-            # Its client streamed the answer, or was told to reload (a follow whose replay
-            # did not come in time on this loaded machine) and then found it complete.
-            assert conversation.answered() or conversation.errors(), context
+            assert conversation.answered() and not conversation.errors(), context
         else:
             assert kinds in (["user_message"], ["user_message", "assistant_message"]), context
             if kinds == ["user_message"]:
-                # The run died with its process: the client was told (cut, or an error event).
-                assert conversation.cut_by or conversation.errors(), context
+                # The run died with its process: its client, cut or following from web-b,
+                # was told so by an error event, soon after the kill.
+                assert conversation.errors(), context
+                assert conversation.ended_at - KILLED_AT[0] < DEAD_RUN_NOTICE_SECONDS, context
         # One tool call per conversation, run to its end even when its run had died.
         assert by_thread[conversation.thread_id][1] == "done", context
     assert len(finished) == len(by_thread) == CONVERSATIONS

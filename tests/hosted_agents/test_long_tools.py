@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from hosted_agents.long_tools import (
     MAX_ATTEMPTS,
+    PICKUP_TIMEOUT_SECONDS,
     Claim,
     LongToolError,
     Outcome,
@@ -314,6 +315,22 @@ def test_sweep_resends_a_queued_call_whose_message_may_be_lost(
     assert [p.tool_call_id for p in published] == [lost.pk]
     assert reload(lost).status == Status.QUEUED
     assert (reload(abandoned).status, reload(abandoned).error_code) == (Status.FAILED, "no_worker")
+
+
+def test_a_lost_message_is_resent_before_the_waiting_run_gives_up(
+    acme: Tenant, published: list[Published]
+) -> None:
+    # Sent this long ago, a call is re-sent by this sweep at the latest: one sweep period
+    # later, with 15 s left for a worker to take the copy, the run is still waiting for it.
+    sent = PICKUP_TIMEOUT_SECONDS - settings.LONG_TOOL_SWEEP_SECONDS - 15
+    call = enqueue(acme, "call_taken_by_a_dead_worker")
+    change(call, sent_at=timezone.now() - timedelta(seconds=sent))
+    published.clear()
+
+    report = tool_call_sweep()
+
+    assert report.resent == 1
+    assert [p.tool_call_id for p in published] == [call.pk]
 
 
 async def test_run_past_the_attempt_deadline_ends_with_a_time_out(acme: Tenant) -> None:
