@@ -29,6 +29,7 @@ __all__ = [
     "TryToolForm",
     "add_domain_error",
     "json_object",
+    "write_only_headers_field",
 ]
 
 APPROVAL_CHOICES = [("auto", "Run automatically"), ("ask", "Ask the user")]
@@ -307,6 +308,18 @@ SCHEMA_HELP = (
 )
 
 
+def write_only_headers_field() -> forms.CharField:
+    """Header values as a JSON object, write-only: new ones replace all, empty keeps them."""
+    return forms.CharField(
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "spellcheck": "false", "class": "code-input", "autocomplete": "off"}
+        ),
+        help_text='A JSON object such as {"Authorization": "Bearer ..."}. Stored encrypted and '
+        "never shown again; leave empty to keep the current headers.",
+    )
+
+
 class _ToolForm(forms.Form):
     name = forms.CharField(
         max_length=64, help_text="What the model calls it: letters, digits, _ and -."
@@ -337,14 +350,7 @@ class HttpToolForm(_ToolForm):
         label="URL",
         help_text="{name} placeholders in the path or query come from arguments: https://api.example.com/orders/{order_id}",
     )
-    headers = forms.CharField(
-        required=False,
-        widget=forms.Textarea(
-            attrs={"rows": 3, "spellcheck": "false", "class": "code-input", "autocomplete": "off"}
-        ),
-        help_text='A JSON object such as {"Authorization": "Bearer ..."}. Stored encrypted and '
-        "never shown again; leave empty to keep the current headers.",
-    )
+    headers = write_only_headers_field()
     clear_headers = forms.BooleanField(required=False, label="Remove all headers")
     time_limit_seconds = forms.FloatField(
         min_value=0.5,

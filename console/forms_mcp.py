@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 
-from console.forms_agents import json_object
+from console.forms_agents import json_object, write_only_headers_field
 from hosted_agents.models import McpServer
 from hosted_agents.models.capabilities import MAX_MCP_TIME_LIMIT_SECONDS
 
@@ -34,14 +34,7 @@ class McpServerForm(forms.Form):
         initial=McpServer.Transport.STREAMABLE_HTTP,
         help_text="Streamable HTTP for current servers; SSE for older ones.",
     )
-    headers = forms.CharField(
-        required=False,
-        widget=forms.Textarea(
-            attrs={"rows": 3, "spellcheck": "false", "class": "code-input", "autocomplete": "off"}
-        ),
-        help_text='A JSON object such as {"Authorization": "Bearer ..."}. Stored encrypted and '
-        "never shown again; leave empty to keep the current headers.",
-    )
+    headers = write_only_headers_field()
     clear_headers = forms.BooleanField(required=False, label="Remove all headers")
     time_limit_seconds = forms.FloatField(
         min_value=0.5,

@@ -767,19 +767,7 @@ class DjangoStore(Store[TContext]):
                 **self._owner(),
                 **fields,
             )
-            # The INSERT that save(force_insert=True) makes, returning the primary key,
-            # without save()'s Python around it (signals, the update-or-insert choice); the
-            # scoped queryset makes the same tenant and parent checks as save().
-            meta = Thread._meta
-            returned = Thread.objects.for_tenant(self._tenant)._insert(  # type: ignore[attr-defined]
-                [row],
-                fields=[
-                    f for f in meta.local_concrete_fields if not f.primary_key and not f.generated
-                ],
-                returning_fields=meta.db_returning_fields,
-            )
-            for value, returned_field in zip(returned[0], meta.db_returning_fields, strict=True):
-                setattr(row, returned_field.attname, value)
+            row.save(force_insert=True)
             turn.new_thread_ids.discard(thread.id)
             turn.thread_pks[thread.id] = row.pk
         else:
