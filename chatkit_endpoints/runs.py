@@ -17,6 +17,14 @@ numbered, so those that both the replay and the group carry are written once. Th
 (`thread_group`) is also what the console's live view listens to. A follower that has heard
 nothing for PING_SECONDS pings the run's channel: a run whose process died (killed, OOM)
 never answers, and the follower then ends with an error event instead of waiting forever.
+
+A run publishes to the group only once somebody listens: most runs have no follower and no
+live view, and the group sends were most of what the endpoint added to a streamed turn. A
+follower's replay request says so; a live view marks the thread as watched in the shared
+state (`thread_watch`, refreshed while it stays open), which a run of an existing thread
+reads when it starts, and tells a run already under way through the run's channel. Each
+side writes its own mark before it reads the other's (the run its registration, the view
+its watch), so at least one of them sees the other.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from tenants.scoping import tenant_cache_key, tenant_group_name
 
 __all__ = [
     "DetachedRun",
+    "Feed",
     "RunKey",
     "ThreadBusy",
     "run_claim",
@@ -45,6 +54,7 @@ __all__ = [
     "run_lookup",
     "run_release",
     "thread_group",
+    "thread_watch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -63,6 +73,9 @@ RECEIVE_ATTEMPTS = 3
 # event was most of what the endpoint added to a streamed turn (a group send per event:
 # 61 for a demo answer). Followers and the console's live view see them this much later.
 PUBLISH_COALESCE_SECONDS = 0.02
+# A live view's mark on its thread lasts this long unless the view refreshes it.
+WATCH_TTL_SECONDS = 60
+WATCH_REFRESH_SECONDS = 20
 
 _ERROR_EVENT = b'data: {"type":"error","code":"stream.error","allow_retry":true}\n\n'
 _UNREACHABLE = (
@@ -88,6 +101,46 @@ def thread_group(tenant_id: int, thread_id: str) -> str:
     return tenant_group_name(tenant_id, "thread", _digest(thread_id))
 
 
+class Feed:
+    """Events handed from a run to the one request that writes them, in batches.
+
+    Lighter than an `asyncio.Queue` for the one thing needed: the reader takes whatever
+    has come since it last looked, and is woken only when it waits on an empty feed.
+    """
+
+    __slots__ = ("_chunks", "_closed", "_waiter")
+
+    def __init__(self, chunks: list[bytes] | None = None, *, closed: bool = False) -> None:
+        self._chunks: list[bytes] = list(chunks or ())
+        self._closed = closed
+        self._waiter: asyncio.Future[None] | None = None
+
+    def push(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._wake()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def take(self) -> list[bytes] | None:
+        """Wait for events; return all that came (None once the feed is closed and empty)."""
+        while not self._chunks:
+            if self._closed:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        chunks, self._chunks = self._chunks, []
+        return chunks
+
+
 @dataclass(frozen=True)
 class RunKey:
     tenant_id: int
@@ -104,6 +157,11 @@ class RunKey:
     @property
     def group(self) -> str:
         return thread_group(self.tenant_id, self.thread_id)
+
+    @property
+    def watch_key(self) -> str:
+        # Per thread, not per agent and end user: a live view watches a thread, whoever runs it.
+        return tenant_cache_key(self.tenant_id, "watch", _digest(self.thread_id))
 
 
 async def _new_channel() -> str:
@@ -134,6 +192,20 @@ async def run_lookup(key: RunKey) -> str | None:
     return await shared_state().get(key.registry_key)
 
 
+async def thread_watch(key: RunKey) -> None:
+    """Mark `key`'s thread as watched, and tell a run in progress to publish its events.
+
+    The caller has joined the thread's group already, and calls this again every
+    WATCH_REFRESH_SECONDS while it listens. Runs starting later see the mark.
+    """
+    state = shared_state()
+    if not await state.add(key.watch_key, "1", WATCH_TTL_SECONDS):
+        await state.touch(key.watch_key, WATCH_TTL_SECONDS)
+    channel = await run_lookup(key)
+    if channel is not None:
+        await _quietly(get_channel_layer().send(channel, {"type": "run.watch"}))
+
+
 @dataclass(eq=False)
 class DetachedRun:
     """A streamed answer iterated to its end by a task of its own."""
@@ -144,9 +216,12 @@ class DetachedRun:
     registered: bool
     chunks: list[bytes] = field(default_factory=list)
     done: bool = False
-    _listeners: list[asyncio.Queue[bytes | None]] = field(default_factory=list)
+    # Somebody listens to the thread's group (a follower or a live view): publish to it.
+    watched: bool = False
+    _listeners: list[Feed] = field(default_factory=list)
     _published: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _replies: asyncio.Task[None] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -157,25 +232,38 @@ class DetachedRun:
         registered = channel is not None
         run = cls(stream, owner, channel or await _new_channel(), registered)
         _running.add(run)
-        run._tasks = [
-            asyncio.create_task(run._drive()),
-            asyncio.create_task(run._publish()),
-            asyncio.create_task(run._answer_replays()),
-        ]
-        finished = asyncio.gather(*run._tasks, return_exceptions=True)
-        finished.add_done_callback(lambda _: _running.discard(run))
+        # Read after the registration (run_claim): see the module's docstring.
+        if owner.thread_id and await _quietly(shared_state().get(owner.watch_key)) is not None:
+            run._watch()
+        run._replies = run._task(run._answer_replays())
+        run._task(run._drive())
         return run
 
-    def subscribe(self) -> asyncio.Queue[bytes | None]:
-        """Return a queue of the events from now on (all of them, right after `start`)."""
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        for chunk in self.chunks:
-            queue.put_nowait(chunk)
-        if self.done:
-            queue.put_nowait(None)
-        else:
-            self._listeners.append(queue)
-        return queue
+    def _task(self, coroutine: Any) -> asyncio.Task[None]:
+        """Start one of the run's tasks; the run is held in `_running` until all have ended."""
+        task = asyncio.create_task(coroutine)
+        self._tasks.append(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, _: asyncio.Task[None]) -> None:
+        if all(task.done() for task in self._tasks):
+            _running.discard(self)
+
+    def _watch(self) -> None:
+        """Publish to the thread's group from now on (the events so far go first)."""
+        if self.watched:
+            return
+        self.watched = True
+        self._task(self._publish())
+        self._wake.set()
+
+    def subscribe(self) -> Feed:
+        """Return a feed of the events from now on (all of them, right after `start`)."""
+        feed = Feed(self.chunks, closed=self.done)
+        if not self.done:
+            self._listeners.append(feed)
+        return feed
 
     async def _drive(self) -> None:
         try:
@@ -191,21 +279,24 @@ class DetachedRun:
             # Unlocked before the client sees the end, so that its next message is taken.
             if self.owner.thread_id:
                 await _quietly(shared_state().delete(self.owner.registry_key))
-            for queue in self._listeners:
-                queue.put_nowait(None)
+            for feed in self._listeners:
+                feed.close()
             self._wake.set()
             # Followers that looked the run up just before it ended still get their replay.
-            replies = self._tasks[2] if len(self._tasks) > 2 else None
-            if replies is not None:
-                asyncio.get_running_loop().call_later(REPLAY_GRACE_SECONDS, replies.cancel)
+            if self._replies is not None:
+                asyncio.get_running_loop().call_later(REPLAY_GRACE_SECONDS, self._replies.cancel)
 
     def _emit(self, chunk: bytes) -> None:
         self.chunks.append(chunk)
-        for queue in self._listeners:
-            queue.put_nowait(chunk)
-        self._wake.set()
+        for feed in self._listeners:
+            feed.push(chunk)
+        if self.watched:
+            self._wake.set()
 
     async def _register(self, chunk: bytes) -> None:
+        # A new thread cannot be watched yet: its row is written after this registration
+        # (the stream goes on only once this returns), and a live view finds the thread
+        # before it looks the run up. So no watch mark is read here.
         self.registered = True
         event = json.loads(chunk.removeprefix(b"data: "))
         if event.get("type") != "thread.created":
@@ -256,19 +347,27 @@ class DetachedRun:
             logger.warning("Receiving on a run's channel failed", exc_info=True)
             await asyncio.sleep(1)  # not a busy loop while Redis is down
             return
-        if message.get("type") == "run.replay":
+        kind = message.get("type")
+        if kind == "run.replay":
             reply = {"type": "run.replay", "chunks": list(self.chunks), "done": self.done}
             await _quietly(layer.send(message["reply_to"], reply))
-        elif message.get("type") == "run.ping":
+            # The follower joined the group before it asked: what comes next goes there.
+            if not self.done:
+                self._watch()
+        elif kind == "run.watch":
+            if not self.done:
+                self._watch()
+        elif kind == "run.ping":
             await _quietly(layer.send(message["reply_to"], {"type": "run.pong"}))
 
 
-async def _quietly(awaitable: Any) -> None:
+async def _quietly(awaitable: Any) -> Any:
     # Followers are a bonus: a channel-layer failure must never break the run itself.
     try:
-        await awaitable
+        return await awaitable
     except Exception:
         logger.warning("Publishing a run's events failed", exc_info=True)
+        return None
 
 
 async def run_follow(key: RunKey, run_channel: str) -> AsyncIterator[bytes]:
