@@ -195,7 +195,12 @@ async def stream_agent_response(
             if isinstance(source, Queued):
                 out = translator.queued(source.event)
             elif source.type == "raw_response_event":
-                out = await translator.raw(source.data)
+                data = source.data
+                if data.type == "response.output_text.delta":
+                    # Most of a stream; a fresh event, so no snapshot.
+                    yield translator.text_delta(data)
+                    continue
+                out = await translator.raw(data)
             else:
                 translator.run_item(source)
                 continue
