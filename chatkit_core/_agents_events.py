@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -20,27 +20,53 @@ class Queued(Generic[Q]):
     event: Q
 
 
+class EventQueue(asyncio.Queue[Q]):
+    """An asyncio queue that calls `on_put`, when set, after each item it takes in.
+
+    The reader of the stream waits on the run and on this queue at once; told of each put,
+    it needs no task waiting in `get()` for the whole run.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_put: Callable[[], None] | None = None
+
+    # `_put` is asyncio.Queue's hook for subclasses (as LifoQueue's): every put goes through it.
+    def _put(self, item: Q) -> None:
+        super()._put(item)
+        if self.on_put is not None:
+            self.on_put()
+
+
+# Put in the line of ready items by each put on the queue: the queue's next item goes there.
+_FROM_QUEUE: Any = object()
+
+
 async def interleave(
-    source: AsyncIterator[T], queue: asyncio.Queue[Q]
+    source: AsyncIterator[T], queue: EventQueue[Q]
 ) -> AsyncGenerator[T | Queued[Q], None]:
-    """Yield from `source` and `queue` as items arrive, until `source` ends.
+    """Yield from `source` and `queue` in the order their items arrive, until `source` ends.
 
-    When both are ready, the queued item goes first: a tool enqueues its events before it
-    returns, so they belong before whatever the run does next. Items still queued when
-    `source` ends are left for the caller. The pending reads (one task that pumps `source`,
-    one that waits on `queue`) are cancelled and awaited when the generator finishes, fails
-    or is closed.
+    A tool enqueues its events before it returns, so they come before whatever the run does
+    next, and after what the run did before. Items still queued when `source` ends are left
+    for the caller. The task that reads `source` is cancelled and awaited when the generator
+    finishes, fails or is closed.
 
-    One pump task reads `source` for the whole run, so an item that is ready costs a deque
-    append and pop, not a task and an `asyncio.wait` of its own.
+    One pump task reads `source` for the whole run, and the queue tells of each put (see
+    `EventQueue`), so an item that is ready costs a deque append and pop, not a task and an
+    `asyncio.wait` of its own.
     """
     loop = asyncio.get_running_loop()
-    ready: deque[T] = deque()
-    signal: list[asyncio.Future[None]] = []
+    ready: deque[Any] = deque(_FROM_QUEUE for _ in range(queue.qsize()))
+    waiter: asyncio.Future[None] | None = None
 
-    def wake(_: object = None) -> None:
-        if signal and not signal[0].done():
-            signal[0].set_result(None)
+    def wake() -> None:
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def put() -> None:
+        ready.append(_FROM_QUEUE)
+        wake()
 
     async def pump() -> None:
         try:
@@ -51,27 +77,26 @@ async def interleave(
             wake()
 
     pumping = asyncio.ensure_future(pump())
-    from_queue: asyncio.Future[Q] = asyncio.ensure_future(queue.get())
-    from_queue.add_done_callback(wake)
+    queue.on_put = put
     try:
         while True:
-            if from_queue.done():
-                yield Queued(from_queue.result())
-                from_queue = asyncio.ensure_future(queue.get())
-                from_queue.add_done_callback(wake)
-                continue
             if ready:
-                yield ready.popleft()
-                continue
-            if pumping.done():
+                value = ready.popleft()
+                if value is not _FROM_QUEUE:
+                    yield value
+                elif not queue.empty():
+                    yield Queued(queue.get_nowait())
+            elif pumping.done():
                 pumping.result()  # re-raise the source's failure
                 return
-            signal[:] = [loop.create_future()]
-            await signal[0]
+            else:
+                waiter = loop.create_future()
+                await waiter
+                waiter = None
     finally:
-        signal.clear()
+        queue.on_put = None
+        waiter = None
         await _cancel(pumping)
-        await _cancel(from_queue)
 
 
 async def _cancel(future: asyncio.Future[Any]) -> None:

@@ -7,7 +7,6 @@ tool calls). `ThreadItemConverter` turns stored thread items back into model inp
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any, Generic, TypeVar, cast
 
@@ -19,7 +18,7 @@ from agents import (
 )
 from pydantic import BaseModel, ConfigDict, PrivateAttr, SkipValidation
 
-from chatkit_core._agents_events import Queued, interleave
+from chatkit_core._agents_events import EventQueue, Queued, interleave
 from chatkit_core._agents_input import ThreadItemConverter, simple_to_agent_input
 from chatkit_core._agents_stream import (
     DEFAULT_RESPONSE_STREAM_CONVERTER,
@@ -91,7 +90,7 @@ class AgentContext(BaseModel, Generic[TContext]):
     client_tool_call: ClientToolCall | None = None
     workflow_item: WorkflowItem | None = None
     generated_image_item: GeneratedImageItem | None = None
-    _events: asyncio.Queue[ThreadStreamEvent] = PrivateAttr(default_factory=asyncio.Queue)
+    _events: EventQueue[ThreadStreamEvent] = PrivateAttr(default_factory=EventQueue)
 
     def generate_id(self, type: StoreItemType, thread: ThreadMetadata | None = None) -> str:
         """Return a new id for an item of `type` from the store's id generators."""
@@ -195,7 +194,12 @@ async def stream_agent_response(
             if isinstance(source, Queued):
                 out = translator.queued(source.event)
             elif source.type == "raw_response_event":
-                out = await translator.raw(source.data)
+                data = source.data
+                if data.type == "response.output_text.delta":
+                    # Most of a stream; a fresh event, so no snapshot.
+                    yield translator.text_delta(data)
+                    continue
+                out = await translator.raw(data)
             else:
                 translator.run_item(source)
                 continue
