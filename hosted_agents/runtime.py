@@ -46,7 +46,7 @@ from agents.exceptions import AgentsException, MaxTurnsExceeded
 from agents.items import ToolApprovalItem
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -99,7 +99,12 @@ from hosted_agents.exceptions import (
     TenantInactive,
 )
 from hosted_agents.instructions import instructions_render
-from hosted_agents.metering import output_token_cap, quota_check, usage_record_or_log
+from hosted_agents.metering import (
+    output_token_cap,
+    quota_check,
+    usage_can_carry,
+    usage_record_or_log,
+)
 from hosted_agents.models import Agent, AgentVersion, PendingApproval
 from hosted_agents.providers import (
     DEFAULT_MAX_RETRIES,
@@ -116,7 +121,7 @@ from hosted_agents.tools.build import tools_build
 from hosted_agents.tools.client import stop_at_client_tool_call
 from hosted_agents.tools.code import LongToolRunner
 from hosted_agents.tools.http import Fetcher
-from hosted_agents.tracing import TRACES, SpanRecord, run_spans_insert
+from hosted_agents.tracing import TRACES, SpanRecord, Statement, run_spans_insert_sql
 from operations.context import log_context_bind
 from operations.metrics import tokens_count
 from tenants.actors import Actor, ActorKind
@@ -929,6 +934,13 @@ def _turn_end(
 ) -> Exception | None:
     """Write the run's items with their origin, its trace and pause, then usage (sync, one hop).
 
+    On a new thread this is two statements on PostgreSQL, three elsewhere (and one more for
+    a pause):
+      INSERT the run's items, stamped with version and model (one multi-row statement);
+      WITH (INSERT the run's spans) INSERT ... ON CONFLICT the day's usage: one statement,
+        so the trace costs no round trip of its own (`metering.usage_record`); where WITH
+        cannot hold an INSERT (SQLite) the spans are one INSERT of their own before it.
+
     Return (not raise) the exception that kept the items from being written, so that usage
     is recorded whatever happened to them. A trace that cannot be written is only logged.
     """
@@ -943,22 +955,38 @@ def _turn_end(
             _pause_record(plan, origin.thread_id, thread_pk, record.paused)
         except Exception as error:
             failed = error
-    if failed is None:
-        try:
-            run_spans_insert(
-                tenant=plan.tenant, thread_id=origin.thread_id, thread_pk=thread_pk,
-                trace_id=record.trace_id, item_id=record.item_id,
-                agent_version=plan.version.number, spans=record.spans,
-            )  # fmt: skip
-        except Exception:
-            logger.exception("Recording the trace of a run of agent %s failed", plan.agent.pk)
+    trace = None if failed is not None else _trace_write(plan, origin, thread_pk, record)
     usage_record_or_log(
         tenant_id=plan.tenant.pk,
         agent_id=plan.agent.pk,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
+        trace=trace,
     )
     return failed
+
+
+def _trace_write(
+    plan: RunPlan, origin: ItemOrigin, thread_pk: int | None, record: _RunRecord
+) -> Statement | None:
+    """Return the spans' INSERT for the usage statement to carry, or write it now (SQLite).
+
+    Return None when there is nothing left to carry: no spans, spans written, or a trace
+    that could not be written (logged).
+    """
+    try:
+        trace = run_spans_insert_sql(
+            tenant=plan.tenant, thread_id=origin.thread_id, thread_pk=thread_pk,
+            trace_id=record.trace_id, item_id=record.item_id,
+            agent_version=plan.version.number, spans=record.spans,
+        )  # fmt: skip
+        if trace is None or usage_can_carry():
+            return trace
+        with connection.cursor() as cursor:
+            cursor.execute(*trace)
+    except Exception:
+        logger.exception("Recording the trace of a run of agent %s failed", plan.agent.pk)
+    return None
 
 
 def _pause_record(plan: RunPlan, thread_id: str, thread_pk: int | None, paused: _Paused) -> None:

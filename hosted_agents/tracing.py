@@ -7,9 +7,10 @@ only when the operator sets OPENAI_AGENTS_TRACING; by default nothing leaves the
 During a run, `TRACES.collect(trace_id)` buffers the run's finished spans in memory (the
 processor is called on the event loop, synchronously, so it does no I/O); the runtime takes
 them with `TRACES.release(trace_id)` when the run ends and writes them in the turn's second
-hop (one multi-row INSERT, `run_spans_insert`). Spans of traces nobody collects (a run
-outside the runtime) are ignored. A client session minted with `tracing.enabled` false
-runs untraced: nothing is kept, nothing exported.
+hop: one multi-row INSERT (`run_spans_insert_sql`), which on PostgreSQL rides in the statement
+that records the run's usage (`metering.usage_record`), and elsewhere runs on its own. Spans
+of traces nobody collects (a run outside the runtime) are ignored. A client session minted
+with `tracing.enabled` false runs untraced: nothing is kept, nothing exported.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from agents.tracing import (
 )
 from agents.tracing.processors import default_processor
 from agents.tracing.provider import DefaultTraceProvider
-from django.db.models import Subquery
+from django.db import connection
+from django.db.models import Model, Subquery
+from django.db.models.sql import InsertQuery
 
 from hosted_agents.models import RunSpan
 from tenants.models import Tenant, Thread
@@ -46,7 +49,8 @@ __all__ = [
     "TRACES",
     "PlatformTraceProcessor",
     "SpanRecord",
-    "run_spans_insert",
+    "Statement",
+    "run_spans_insert_sql",
     "tracing_configure",
 ]
 
@@ -230,7 +234,11 @@ def span_record(span: Span[Any]) -> SpanRecord | None:
     return record
 
 
-def run_spans_insert(
+# A compiled statement: SQL with %s placeholders, and its parameters.
+Statement = tuple[str, tuple[Any, ...]]
+
+
+def run_spans_insert_sql(
     *,
     tenant: Tenant,
     thread_id: str,
@@ -239,13 +247,17 @@ def run_spans_insert(
     item_id: str,
     agent_version: int,
     spans: list[SpanRecord],
-) -> None:
-    """Write a run's spans in one INSERT (sync; the runtime calls it in the turn's save hop).
+) -> Statement | None:
+    """Return the one multi-row INSERT of a run's spans, as the ORM compiles it; None if none.
 
-    A thread not known by its primary key is looked up inside the INSERT, in the tenant.
+    The ORM's insert compiler (what Model.save() runs) prepares every value: JSON, datetimes,
+    and a thread not known by its primary key, looked up inside the INSERT, in the tenant.
+    The SQL is then run alone, or carried by the statement that records the run's usage
+    (`metering.usage_record`, on PostgreSQL). Not bulk_create: it would wrap the INSERT in a
+    transaction of its own (two more round trips on the chat path).
     """
     if not spans:
-        return
+        return None
     thread_ref: Any = thread_pk
     if thread_ref is None:
         threads = Thread.objects.for_tenant(tenant).filter(public_id=thread_id)
@@ -272,9 +284,9 @@ def run_spans_insert(
         )
         for span in spans
     ]
-    meta = RunSpan._meta
-    # `_insert` is how Model.save() inserts: one statement, where bulk_create would wrap it
-    # in a transaction of its own (two more round trips on the chat path).
-    RunSpan.objects.for_tenant(tenant)._insert(  # type: ignore[attr-defined]
-        rows, fields=[f for f in meta.concrete_fields if not f.primary_key]
-    )
+    query = InsertQuery(RunSpan)
+    fields = [f for f in RunSpan._meta.concrete_fields if not f.primary_key]
+    query.insert_values(fields, list[Model](rows))
+    # Without returning fields, a backend with bulk inserts compiles one statement.
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    return sql, tuple(params)

@@ -15,7 +15,7 @@ from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from chatkit_core.server import StreamingResult
 from chatkit_core.store import NotFoundError
@@ -636,8 +636,12 @@ async def test_a_usage_write_that_fails_twice_is_logged_as_an_error_and_the_answ
 
     assert assistant_text(events) == "Not counted."
     assert not errors(events)
-    assert patched.call_count == 2
-    [lost] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    # On PostgreSQL the first call also carries the run's spans; once it fails, the trace is
+    # given up and usage, recorded alone, still has its two tries.
+    carried = connection.vendor == "postgresql"
+    assert patched.call_count == (3 if carried else 2)
+    [lost] = [r for r in caplog.records if r.getMessage().startswith("USAGE NOT RECORDED")]
+    assert lost.levelno == logging.ERROR
     assert lost.getMessage() == (
         f"USAGE NOT RECORDED for tenant {stub_agent.tenant_id}, agent {stub_agent.pk}: "
         "11 input and 7 output tokens"
