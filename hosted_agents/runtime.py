@@ -14,7 +14,8 @@
    over the thread's history through chatkit_core's bridge, under a run id of its own;
 3. when the run ends, however it ends, in its second hop: writes the items the run produced,
    stamped with the version number and model that produced them, the run's trace spans
-   (hosted_agents/tracing.py: one INSERT) and, for a run paused for approval, its state
+   (hosted_agents/tracing.py: one multi-row INSERT, which on PostgreSQL travels in the
+   usage statement) and, for a run paused for approval, its state
    (hosted_agents/approvals.py), and records token usage per tenant, agent and day;
 4. maps provider failures (bad key, rate limit, timeout, unreachable, HTTP errors) to an
    `error` event the user can act on and an `agent.run_failed` audit event for the admin

@@ -17,7 +17,8 @@ __all__ = ["PendingApproval", "RunSpan"]
 class RunSpan(TenantOwnedModel):
     """One span of one run's trace: a model call, a tool call, a handoff, a guardrail, ...
 
-    Written in one multi-row INSERT with the run's items, at the end of the run. The spans
+    Written in one multi-row INSERT in the hop that writes the run's items, at the end of
+    the run (on PostgreSQL inside the statement that records the run's usage). The spans
     of a run share `trace_id`; `item_id` names the answer the run produced (the thread
     item's public id: the item is written in the same hop, so no foreign key to it).
     """
