@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from agents import set_tracing_disabled
 from agents.tracing import (
@@ -37,12 +37,11 @@ from agents.tracing import (
 )
 from agents.tracing.processors import default_processor
 from agents.tracing.provider import DefaultTraceProvider
-from django.db import connection
-from django.db.models import Model, Subquery
-from django.db.models.sql import InsertQuery
+from django.db.models import Subquery
 
 from hosted_agents.models import RunSpan
 from tenants.models import Tenant, Thread
+from tenants.scoping import ScopedQuerySet
 
 __all__ = [
     "MAX_SPANS",
@@ -284,9 +283,6 @@ def run_spans_insert_sql(
         )
         for span in spans
     ]
-    query = InsertQuery(RunSpan)
     fields = [f for f in RunSpan._meta.concrete_fields if not f.primary_key]
-    query.insert_values(fields, list[Model](rows))
-    # Without returning fields, a backend with bulk inserts compiles one statement.
-    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
-    return sql, tuple(params)
+    scoped = cast("ScopedQuerySet[RunSpan]", RunSpan.objects.for_tenant(tenant))
+    return scoped.insert_sql(rows, fields)

@@ -299,6 +299,20 @@ class ScopedQuerySet(models.QuerySet[_M], Generic[_M]):
             self._refuse_upsert_across_tenants(kwargs.get("unique_fields"))
         return super()._insert(objs, *args, **kwargs)  # type: ignore[misc]
 
+    def insert_sql(self, objs: list[_M], fields: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        """Return, compiled and not run, the one INSERT of `objs` that `_insert` would make.
+
+        For a caller that sends it inside a statement of its own (a data-modifying CTE); the
+        rows are checked as `_insert` checks them, and the ORM prepares every value.
+        """
+        self._refuse_objects_elsewhere(objs, "insert")
+        query = sql.InsertQuery(self.model)
+        rows: list[models.Model] = list(objs)
+        query.insert_values(fields, rows)
+        # Without returning fields, a backend with bulk inserts compiles one statement.
+        [(text, params)] = query.get_compiler(using=self.db).as_sql()
+        return text, tuple(params)
+
     def update(self, **kwargs: Any) -> int:
         self._pinned_values(kwargs, "update")
         return super().update(**kwargs)

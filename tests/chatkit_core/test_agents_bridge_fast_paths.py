@@ -73,9 +73,9 @@ async def test_queued_event_arrives_while_the_run_is_waiting() -> None:
 
     assert await anext(events) == "first"
     read = asyncio.ensure_future(anext(events))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the read starts and waits
     await queue.put("progress")
-    assert await asyncio.wait_for(read, 1) == Queued("progress")
+    assert await asyncio.wait_for(read, 30) == Queued("progress")
 
     release.set()
     assert [event async for event in events] == ["second"]

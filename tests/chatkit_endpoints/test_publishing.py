@@ -140,12 +140,14 @@ async def test_a_view_that_opens_mid_run_gets_the_events_so_far_and_the_rest() -
 
 async def test_a_feed_hands_over_what_came_meanwhile_in_one_batch() -> None:
     feed = Feed()
-    waiting = asyncio.create_task(feed.take())
-    await asyncio.sleep(0)  # the reader now waits on the empty feed
-    feed.push(FIRST)
-    feed.push(SECOND)
-    feed.close()
+
+    def produce() -> None:  # runs once the reader below waits on the empty feed
+        feed.push(FIRST)
+        feed.push(SECOND)
+        feed.close()
+
+    asyncio.get_running_loop().call_soon(produce)
 
     async with asyncio.timeout(10):
-        assert await waiting == [FIRST, SECOND]
+        assert await feed.take() == [FIRST, SECOND]
         assert await feed.take() is None

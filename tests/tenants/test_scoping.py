@@ -382,6 +382,20 @@ def test_a_scoped_create_cannot_write_into_another_tenant(acme: Tenant, globex: 
     assert bulk.tenant_id == globex.pk
 
 
+def test_a_scoped_insert_compiled_for_another_statement_refuses_another_tenants_rows(
+    acme: Tenant, globex: Tenant
+) -> None:
+    rows = Thread.objects.for_tenant(globex)
+    fields = [Thread._meta.get_field(name) for name in ("tenant", "public_id", "created_at")]
+    with pytest.raises(TenantScopeError, match=f"tenant {globex.pk} only"):
+        rows.insert_sql([Thread(tenant=acme, public_id="thr_x", created_at=NOW)], fields)
+
+    sql, params = rows.insert_sql(
+        [Thread(tenant=globex, public_id="thr_x", created_at=NOW)], fields
+    )
+    assert sql.startswith("INSERT INTO") and globex.pk in params and "thr_x" in params
+
+
 def test_a_scoped_update_cannot_move_rows_into_another_tenant(acme: Tenant, globex: Tenant) -> None:
     thread = _thread(globex)
     rows = Thread.objects.for_tenant(globex)
