@@ -258,14 +258,21 @@ class _EndpointConsumer(AsyncHttpConsumer):  # type: ignore[misc]  # untyped
         # for each was the largest part of this loop's CPU.
         self._written_at = time.monotonic()
         pinger = asyncio.create_task(self._keep_alive(settings.CHATKIT_SSE_KEEPALIVE_SECONDS))
+        # An event that comes after a quiet moment is written at once; those that follow it
+        # within the window go out together at its end, in one write. A fast model makes an
+        # event every few dozen microseconds: writing each alone was most of what this
+        # endpoint added to a turn (bench/endpoint_load.md), for no gain a reader can see.
+        window = settings.CHATKIT_SSE_COALESCE_MS / 1000
+        loop = asyncio.get_running_loop()
         try:
             first = True
-            # Events that are already waiting go out in one write.
-            while (batch := await events.take()) is not None:
+            not_before = 0.0
+            while (batch := await events.take(not_before)) is not None:
                 if first:
                     first = False
                     self._first_event_observe()
                 await self._write(batch[0] if len(batch) == 1 else b"".join(batch))
+                not_before = loop.time() + window
         finally:
             pinger.cancel()
             # Once it has stopped, nothing else is written before the end of the body.

@@ -106,18 +106,22 @@ class Feed:
 
     Lighter than an `asyncio.Queue` for the one thing needed: the reader takes whatever
     has come since it last looked, and is woken only when it waits on an empty feed.
+    `take(not_before=...)` lets the events of a burst gather until then (closing the feed
+    ends that wait at once).
     """
 
-    __slots__ = ("_chunks", "_closed", "_waiter")
+    __slots__ = ("_chunks", "_closed", "_gathering", "_waiter")
 
     def __init__(self, chunks: list[bytes] | None = None, *, closed: bool = False) -> None:
         self._chunks: list[bytes] = list(chunks or ())
         self._closed = closed
+        self._gathering = False
         self._waiter: asyncio.Future[None] | None = None
 
     def push(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
-        self._wake()
+        if not self._gathering:
+            self._wake()
 
     def close(self) -> None:
         self._closed = True
@@ -130,8 +134,22 @@ class Feed:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def take(self) -> list[bytes] | None:
-        """Wait for events; return all that came (None once the feed is closed and empty)."""
+    async def take(self, not_before: float = 0.0) -> list[bytes] | None:
+        """Wait for events; return all that came (None once the feed is closed and empty).
+
+        `not_before` (the loop's clock): events that come earlier are not returned before
+        then, but together then; a feed that closes meanwhile is answered at once.
+        """
+        loop = asyncio.get_running_loop()
+        if not self._closed and not_before > loop.time():
+            self._gathering = True
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_at(not_before, self._wake)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._gathering = False
         while not self._chunks:
             if self._closed:
                 return None

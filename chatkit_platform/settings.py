@@ -121,6 +121,9 @@ try:
     LONG_TOOL_TIMEOUT_SECONDS = env_int("LONG_TOOL_TIMEOUT_SECONDS", 600, minimum=1)
     CHATKIT_MAX_REQUEST_BYTES = env_int("CHATKIT_MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
     CHATKIT_SSE_KEEPALIVE_SECONDS = env_int("CHATKIT_SSE_KEEPALIVE_SECONDS", 15, minimum=1)
+    # Events that follow a write this closely go out together, in the next write (0: each
+    # event is written alone).
+    CHATKIT_SSE_COALESCE_MS = env_int("CHATKIT_SSE_COALESCE_MS", 2, minimum=0)
     # Attachments (two-phase upload): the limits for API-key callers (a client session's
     # `file_upload` sets its own, within the session API's bounds), and how long an
     # upload link lives. The bytes go to STORAGES["default"], under MEDIA_ROOT by default.
