@@ -137,6 +137,9 @@ class Platform:
 def platform_setup() -> Platform:
     import django
 
+    # As in production, here and in the servers started below: with DEBUG on, Django would
+    # also keep (and time) every query it sends.
+    os.environ["DEBUG"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatkit_platform.settings")
     django.setup()
     from django.core.management import call_command
