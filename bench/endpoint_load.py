@@ -277,6 +277,9 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    # CPU per request of the server's process and of the local PostgreSQL's processes.
+    server_cpu_ms: float = 0.0
+    database_cpu_ms: float = 0.0
 
 
 def _ms(text: str) -> float:
@@ -290,6 +293,20 @@ def _ms(text: str) -> float:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _database_cpu_seconds() -> float:
+    """CPU of every PostgreSQL process of this host (0 for one elsewhere)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                total += _cpu_seconds(int(entry.name))
+        except OSError:  # gone meanwhile
+            continue
+    return total
 
 
 def wait_idle(server: Server, timeout: float = 300) -> None:
@@ -310,11 +327,14 @@ def wrk(server: Server, body: dict[str, Any], connections: int, seconds: int) ->
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_LUA.format(body=json.dumps(json.dumps(body)), headers=lines))
     threads = min(2, connections)
+    server_before, database_before = _cpu_seconds(server.process.pid), _database_cpu_seconds()
     output = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
          "--timeout", "30s", "-s", script.name, server.url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    server_cpu = _cpu_seconds(server.process.pid) - server_before
+    database_cpu = _database_cpu_seconds() - database_before
     os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     # The distribution's own lines ("     50%  130.08ms"), not a "+/- Stdev" column.
@@ -322,7 +342,8 @@ def wrk(server: Server, body: dict[str, Any], connections: int, seconds: int) ->
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
-    return Load(rps, p50, p99, errors)
+    requests = max(1, int(re.search(r"(\d+) requests in", output).group(1)))  # type: ignore[union-attr]
+    return Load(rps, p50, p99, errors, 1000 * server_cpu / requests, 1000 * database_cpu / requests)
 
 
 # --- time to the first SSE event ---------------------------------------------------------
@@ -543,8 +564,12 @@ def main() -> None:
               f" python {platform.python_version()}, {os.cpu_count()} cores,"
               f" database {os.environ.get('DATABASE_URL', 'sqlite').split('@')[-1]},"
               f" redis {'yes' if os.environ.get('REDIS_URL') else 'no'}\n")  # fmt: skip
-        print("| workload | c | server | req/s | p50 ms | p99 ms | errors |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        # CPU per request: the server's process, and the local PostgreSQL's processes (a
+        # run that outlives wrk's connections is counted in part: the streamed cells' CPU
+        # is a little low on both sides).
+        print("| workload | c | server | req/s | p50 ms | p99 ms | errors | server CPU ms |"
+              " PostgreSQL CPU ms |")  # fmt: skip
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         results: dict[tuple[str, int, str], Load] = {}
         for label, body in [("threads.create (stream)", CREATE), ("threads.list", LIST),
                             ("items.list", "items")]:  # fmt: skip
@@ -568,7 +593,8 @@ def main() -> None:
                     load = wrk(server, payload, connections, window)  # type: ignore[arg-type]
                     results[(label, connections, server.label)] = load
                     print(f"| {label} | {connections} | {server.label} | {load.rps:.0f} |"
-                          f" {load.p50_ms:.1f} | {load.p99_ms:.1f} | {load.errors} |",
+                          f" {load.p50_ms:.1f} | {load.p99_ms:.1f} | {load.errors} |"
+                          f" {load.server_cpu_ms:.2f} | {load.database_cpu_ms:.2f} |",
                           flush=True)  # fmt: skip
         print("\n| workload | c | req/s ratio | p50 ratio | p99 ratio |")
         print("| --- | --- | --- | --- | --- |")
