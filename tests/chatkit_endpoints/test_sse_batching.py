@@ -10,6 +10,7 @@ as produced (tests/chatkit_endpoints/test_runs.py checks that over HTTP).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,32 @@ async def test_a_feed_without_a_window_wakes_its_reader_at_each_event() -> None:
 
     async with asyncio.timeout(10):
         assert await feed.take(loop.time() - 1) == [FIRST]
+
+
+async def test_an_event_after_a_quiet_window_wakes_the_reader() -> None:
+    loop = asyncio.get_running_loop()
+    feed = Feed()
+    not_before = loop.time() + 0.01
+    # Well after the window has passed with nothing in it: the reader waits as usual.
+    loop.call_at(not_before + 0.05, feed.push, FIRST)
+
+    async with asyncio.timeout(10):
+        assert await feed.take(not_before) == [FIRST]
+
+
+async def test_a_reader_cancelled_while_gathering_leaves_the_feed_usable() -> None:
+    loop = asyncio.get_running_loop()
+    feed = Feed()
+    reader = asyncio.create_task(feed.take(loop.time() + 60))
+    await asyncio.sleep(0)  # one loop turn: the reader is in its window
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+
+    loop.call_soon(feed.push, SECOND)
+    async with asyncio.timeout(10):
+        # Woken by the push (not gathering any more), not by the cancelled reader's timer.
+        assert await feed.take() == [SECOND]
 
 
 def _writer() -> tuple[ChatKitConsumer, list[bytes], list[Callable[[], None]]]:
