@@ -295,18 +295,27 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _database_cpu_seconds() -> float:
-    """CPU of every PostgreSQL process of this host (0 for one elsewhere)."""
-    total = 0.0
+def _database_cpu_seconds() -> dict[int, float]:
+    """CPU of each PostgreSQL process of this host, by pid (none for a database elsewhere)."""
+    seconds: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if (entry / "comm").read_text().strip() == "postgres":
-                total += _cpu_seconds(int(entry.name))
+                seconds[int(entry.name)] = _cpu_seconds(int(entry.name))
         except OSError:  # gone meanwhile
             continue
-    return total
+    return seconds
+
+
+def _database_cpu_since(before: dict[int, float]) -> float:
+    """CPU the PostgreSQL processes used since `before` (a backend that exited meanwhile
+    takes its share with it: a little low, never negative)."""
+    now = _database_cpu_seconds()
+    return sum(
+        used - before.get(pid, 0.0) for pid, used in now.items() if used >= before.get(pid, 0.0)
+    )
 
 
 def wait_idle(server: Server, timeout: float = 300) -> None:
@@ -334,7 +343,7 @@ def wrk(server: Server, body: dict[str, Any], connections: int, seconds: int) ->
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     server_cpu = _cpu_seconds(server.process.pid) - server_before
-    database_cpu = _database_cpu_seconds() - database_before
+    database_cpu = _database_cpu_since(database_before)
     os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     # The distribution's own lines ("     50%  130.08ms"), not a "+/- Stdev" column.
