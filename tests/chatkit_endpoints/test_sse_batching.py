@@ -14,6 +14,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from chatkit_endpoints.consumers import ChatKitConsumer
 from chatkit_endpoints.runs import Feed
 
@@ -123,11 +125,20 @@ def _burst_after_the_first_write(on_write: list[Callable[[], None]], feed: Feed)
     on_write.append(lambda: loop.call_soon(second))
 
 
-async def test_a_burst_that_follows_a_write_goes_out_in_one_write(
-    settings: Any,
+@pytest.mark.parametrize(
+    ("window_ms", "writes"),
+    [
+        # Far longer than the burst takes on a loaded machine; the end cuts the wait short.
+        (60_000, [FIRST, SECOND + THIRD, b""]),
+        # No window: each event is written as it comes.
+        (0, [FIRST, SECOND, THIRD, b""]),
+    ],
+    ids=["a burst that follows a write goes out in one write", "no window"],
+)
+async def test_the_writer_coalesces_only_within_its_window(
+    settings: Any, window_ms: int, writes: list[bytes]
 ) -> None:
-    # Far longer than the burst takes on a loaded machine; the end cuts the wait short.
-    settings.CHATKIT_SSE_COALESCE_MS = 60_000
+    settings.CHATKIT_SSE_COALESCE_MS = window_ms
     consumer, written, on_write = _writer()
     feed = Feed()
     _burst_after_the_first_write(on_write, feed)
@@ -135,18 +146,4 @@ async def test_a_burst_that_follows_a_write_goes_out_in_one_write(
 
     await _stream(consumer, feed)
 
-    assert written == [FIRST, SECOND + THIRD, b""]
-
-
-async def test_without_a_window_each_event_is_written_as_it_comes(
-    settings: Any,
-) -> None:
-    settings.CHATKIT_SSE_COALESCE_MS = 0
-    consumer, written, on_write = _writer()
-    feed = Feed()
-    _burst_after_the_first_write(on_write, feed)
-    feed.push(FIRST)
-
-    await _stream(consumer, feed)
-
-    assert written == [FIRST, SECOND, THIRD, b""]
+    assert written == writes
