@@ -8,8 +8,10 @@ Each request passes, in order: the body limit (413, read as it arrives), the con
 (415), the credential (401/403/404, one hop and one SQL statement, see auth.py), the
 Origin (403, see origins.py), the per-minute limits (429) and, before a streamed turn, the
 monthly quota (429). Only then does the platform's server see the body: a non-streaming
-answer is JSON, a streaming one Server-Sent Events written as each event is produced, with
-a keep-alive comment when nothing was written for `CHATKIT_SSE_KEEPALIVE_SECONDS`.
+answer is JSON, a streaming one Server-Sent Events written as each event is produced (those
+that follow a write within `CHATKIT_SSE_COALESCE_MS` go out together at the end of that
+window), with a keep-alive comment when nothing was written for
+`CHATKIT_SSE_KEEPALIVE_SECONDS`.
 """
 
 from __future__ import annotations
