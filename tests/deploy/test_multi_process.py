@@ -283,7 +283,10 @@ def test_killed_web_and_worker_processes_lose_no_answer_and_no_tool_call(tmp_pat
             # What tools1 was running when it died (nothing else moves these rows for 30 s).
             cut_calls = {row[0] for row in deployment.query(calls)
                          if row[1] == "running" and row[3] in pool_processes}  # fmt: skip
-            done = [future.result(timeout=LOAD_SECONDS) for future in futures]
+            # Past every conversation's own deadline (counted from before the kill, plus a
+            # keep-alive to notice it): one still streaming then comes back marked overdue,
+            # and the assertions below print its summary and every process's log.
+            done = [future.result(timeout=LOAD_SECONDS + 60) for future in futures]
 
         finished = wait_until(lambda: _all_finished(deployment.query(calls)), LOAD_SECONDS,
                               "every tool call to finish")  # fmt: skip
