@@ -7,7 +7,8 @@ its own (it is migrated and given a bench tenant; nothing else is touched):
         .venv/bin/python bench/endpoint_load.py                  # about 5 minutes
     ... bench/endpoint_load.py --quick                           # smoke run, about a minute
 
-Contestants, each one daphne process on a loopback port (and ours under uvicorn as well):
+Contestants, each one daphne process on a loopback port (ours also kept on one CPU with
+`WEB_CPU_AFFINITY=auto`, and under uvicorn):
 
 * platform: `POST /t/bench/agents/assistant/chatkit` with an API key (one SQL statement
   for key, tenant, agent and version), the tenant's DjangoStore on PostgreSQL, the agent on
@@ -199,7 +200,12 @@ def _free_port() -> int:
 
 
 def start_server(
-    label: str, app: str, path: str, headers: dict[str, str], kind: str = "daphne"
+    label: str,
+    app: str,
+    path: str,
+    headers: dict[str, str],
+    kind: str = "daphne",
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
     import httpx
 
@@ -209,7 +215,7 @@ def start_server(
     else:
         command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port",
                    str(port), "--lifespan", "off", "--no-access-log"]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=str(ROOT), LOG_LEVEL="warning")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LOG_LEVEL="warning", **(extra_env or {}))
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -541,6 +547,9 @@ def main() -> None:
     parser.add_argument("--no-cpu", action="store_true", help="skip the in-process CPU part")
     parser.add_argument("--no-uvicorn", action="store_true", help="skip ours under uvicorn")
     parser.add_argument(
+        "--no-pinned", action="store_true", help="skip ours with WEB_CPU_AFFINITY=auto"
+    )
+    parser.add_argument(
         "--cpu-only", action="store_true", help="only the in-process CPU part (no servers)"
     )
     parser.add_argument(
@@ -566,6 +575,12 @@ def main() -> None:
     ]
     if not options.no_uvicorn:
         servers.insert(1, start_server("platform/uvicorn", app, path, ours_headers, "uvicorn"))
+    if not options.no_pinned:
+        # The same daphne server kept on one CPU (WEB_CPU_AFFINITY, chatkit_platform/affinity.py).
+        pinned = start_server(
+            "platform/daphne 1 CPU", app, path, ours_headers, extra_env={"WEB_CPU_AFFINITY": "auto"}
+        )
+        servers.insert(1, pinned)
     try:
         threads = {server.label: seed_thread(server) for server in servers}
         print(f"# endpoint_load {'(quick) ' if options.quick else ''}{time.strftime('%F %T')}")
@@ -605,15 +620,15 @@ def main() -> None:
                           f" {load.p50_ms:.1f} | {load.p99_ms:.1f} | {load.errors} |"
                           f" {load.server_cpu_ms:.2f} | {load.database_cpu_ms:.2f} |",
                           flush=True)  # fmt: skip
-        print("\n| workload | c | req/s ratio | p50 ratio | p99 ratio |")
-        print("| --- | --- | --- | --- | --- |")
+        print("\n| workload | c | server | req/s ratio | p50 ratio | p99 ratio |")
+        print("| --- | --- | --- | --- | --- | --- |")
         for (label, connections, name), ours in results.items():
-            if name != "platform/daphne":
+            if not name.startswith("platform/"):
                 continue
             theirs = results[(label, connections, "official/daphne")]
             rps, p50 = _ratio(ours.rps, theirs.rps), _ratio(theirs.p50_ms, ours.p50_ms)
             p99 = _ratio(theirs.p99_ms, ours.p99_ms)
-            print(f"| {label} | {connections} | {rps:.2f}x | {p50:.2f}x | {p99:.2f}x |")
+            print(f"| {label} | {connections} | {name} | {rps:.2f}x | {p50:.2f}x | {p99:.2f}x |")
         print("\n| time to first event, threads.create | c | server | p50 ms | p99 ms |")
         print("| --- | --- | --- | --- | --- |")
         for connections in CONCURRENCY:

@@ -20,6 +20,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from chatkit_platform.affinity import cpu_affinity_pin  # noqa: E402
 from chatkit_platform.routing import http_routes, websocket_routes  # noqa: E402
 from operations.asgi import RequestContextMiddleware  # noqa: E402
 
@@ -45,3 +46,7 @@ if settings.OTEL_ENABLED:
 # none of it is kept for good.
 gc.collect()
 gc.freeze()
+
+# Opt-in (WEB_CPU_AFFINITY): the loop and the ORM's thread on one CPU. The threads there are
+# now are moved; those started later (the ORM's among them) inherit it.
+cpu_affinity_pin(settings.WEB_CPU_AFFINITY)

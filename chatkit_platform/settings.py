@@ -13,6 +13,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from chatkit_platform.affinity import parse_cpu_affinity
 from chatkit_platform.env import (
     ConfigError,
     check_redis_url,
@@ -124,6 +125,8 @@ try:
     # Events that follow a write this closely go out together, in the next write (0: each
     # event is written alone).
     CHATKIT_SSE_COALESCE_MS = env_int("CHATKIT_SSE_COALESCE_MS", 2, minimum=0)
+    # Keep each web process on one CPU (chatkit_platform/affinity.py): off, auto, a number.
+    WEB_CPU_AFFINITY = parse_cpu_affinity("WEB_CPU_AFFINITY", env_str("WEB_CPU_AFFINITY"))
     # Attachments (two-phase upload): the limits for API-key callers (a client session's
     # `file_upload` sets its own, within the session API's bounds), and how long an
     # upload link lives. The bytes go to STORAGES["default"], under MEDIA_ROOT by default.

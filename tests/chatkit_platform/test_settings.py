@@ -55,6 +55,9 @@ def _manage(
         ({"DATABASE_URL": ""}, "DATABASE_URL"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
         ({"CELERY_BROKER_URL": "filesystem://"}, "CELERY_BROKER_URL"),
+        ({"WEB_CPU_AFFINITY": "fast"}, "WEB_CPU_AFFINITY"),
+        # No machine this runs on has that many CPUs.
+        ({"WEB_CPU_AFFINITY": "4096"}, "WEB_CPU_AFFINITY"),
     ],
 )
 def test_bad_production_setting_stops_start_up_with_one_line(
