@@ -76,4 +76,5 @@ def cpu_affinity_pin(choice: str | int | None) -> int | None:
             os.sched_setaffinity(int(task.name), {cpu})
         except (ProcessLookupError, FileNotFoundError):  # the thread ended meanwhile
             continue
+    logger.info("This web process keeps its threads on CPU %d (WEB_CPU_AFFINITY)", cpu)
     return cpu

@@ -41,9 +41,10 @@ needs_linux = pytest.mark.skipif(
 )
 
 
-def _probe(value: str | None) -> dict[str, list[int]]:
+def _probe(value: str | None) -> tuple[dict[str, list[int]], str]:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="chatkit_platform.settings")
     env.pop("WEB_CPU_AFFINITY", None)
+    env["LOG_LEVEL"] = "info"
     if value is not None:
         env["WEB_CPU_AFFINITY"] = value
     done = subprocess.run(
@@ -51,7 +52,7 @@ def _probe(value: str | None) -> dict[str, list[int]]:
         timeout=120, check=True,
     )  # fmt: skip
     threads: dict[str, list[int]] = json.loads(done.stdout.strip().splitlines()[-1])
-    return threads
+    return threads, done.stderr
 
 
 @needs_linux
@@ -59,7 +60,7 @@ def _probe(value: str | None) -> dict[str, list[int]]:
 def test_every_thread_ends_up_on_the_one_cpu(value: str) -> None:
     allowed = sorted(os.sched_getaffinity(0))
     chosen = str(allowed[-1]) if value == "last" else value
-    threads = _probe(chosen)
+    threads, log = _probe(chosen)
     assert len(threads) >= 2  # the main thread and the one started after the pinning
     placements = {tuple(cpus) for cpus in threads.values()}
     assert len(placements) == 1, threads
@@ -67,14 +68,17 @@ def test_every_thread_ends_up_on_the_one_cpu(value: str) -> None:
     assert len(cpus) == 1 and cpus[0] in allowed
     if value == "last":
         assert cpus == (allowed[-1],)
+    # The operator can see where the process went.
+    assert f"keeps its threads on CPU {cpus[0]} (WEB_CPU_AFFINITY)" in log
 
 
 @needs_linux
 @pytest.mark.parametrize("value", [None, "", "off"])
 def test_off_leaves_the_process_where_it_may_run(value: str | None) -> None:
-    threads = _probe(value)
+    threads, log = _probe(value)
     allowed = sorted(os.sched_getaffinity(0))
     assert all(cpus == allowed for cpus in threads.values()), threads
+    assert "WEB_CPU_AFFINITY" not in log
 
 
 def test_the_setting_reads_off_auto_or_a_cpu_it_may_use() -> None:
