@@ -5,9 +5,12 @@ calls hop to. Only one of them holds the GIL at a time, so the process never use
 one CPU for Python anyway. On two CPUs, though, every time the loop releases the GIL for a
 system call (a socket write, a poll) it wakes the ORM thread waiting for it on the other
 CPU, which mostly finds the GIL taken again and goes back to sleep: under load that was
-about 80 wake-ups per streamed turn, and 1.3 ms more CPU per turn than the same process kept
-on one CPU (bench/endpoint_load.md). On one CPU the waiting thread simply runs when the loop
-blocks or its time slice ends.
+about 80 wake-ups per streamed turn. On one CPU the waiting thread runs when the loop
+blocks or its time slice ends. Both threads are also marked as batch work (SCHED_BATCH):
+a thread that wakes then does not preempt the other at once, which on one CPU alone was
+still 16 forced switches of the loop per turn. Together: 8.0 ms of CPU per streamed turn
+at 16 and 64 connections instead of 10.2 and 10.5 (bench/thread_cpu.py, results in
+bench/endpoint_load.md).
 
 Off by default: a process that pins itself cannot be moved off a CPU that other work
 crowds, which matters where the operator does not control placement (a shared Kubernetes
@@ -54,11 +57,12 @@ def _current_cpu() -> int:
 
 
 def cpu_affinity_pin(choice: str | int | None) -> int | None:
-    """Move every thread of this process to one CPU; return it (None: nothing done).
+    """Move every thread of this process to one CPU, as batch work; return the CPU.
 
-    Threads started later inherit the affinity of the thread that starts them, so pinning
-    the ones that exist now (the main thread, while the application loads) covers the
-    ORM's thread and the server's own.
+    Returns None when nothing was done. Threads started later inherit the affinity and the
+    scheduling policy of the thread that starts them, so changing the ones that exist now
+    (the main thread, while the application loads) covers the ORM's thread and the
+    server's own.
     """
     if choice is None:
         return None
@@ -71,9 +75,12 @@ def cpu_affinity_pin(choice: str | int | None) -> int | None:
         cpu = current if current in allowed else allowed[0]
     else:
         cpu = choice
+    batch = os.sched_param(0)
     for task in Path("/proc/self/task").iterdir():
         try:
             os.sched_setaffinity(int(task.name), {cpu})
+            # Any process may choose SCHED_BATCH for its own threads (no privilege needed).
+            os.sched_setscheduler(int(task.name), os.SCHED_BATCH, batch)
         except (ProcessLookupError, FileNotFoundError):  # the thread ended meanwhile
             continue
     logger.info("This web process keeps its threads on CPU %d (WEB_CPU_AFFINITY)", cpu)

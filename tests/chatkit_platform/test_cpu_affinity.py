@@ -1,4 +1,4 @@
-"""WEB_CPU_AFFINITY keeps every thread of a web process on one CPU, or leaves it alone."""
+"""WEB_CPU_AFFINITY keeps a web process's threads on one CPU as batch work, or leaves them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from chatkit_platform.env import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 
 # Loads the application as a server does, then starts a thread as the ORM's bridge would,
-# and reports the CPUs each thread of the process may use.
+# and reports each thread's scheduling policy and the CPUs it may use.
 PROBE = """
 import json, os, threading
 from pathlib import Path
@@ -30,10 +31,14 @@ worker = threading.Thread(target=later)
 worker.start()
 started.wait(60)
 tasks = Path("/proc/self/task").iterdir()
-cpus = {t.name: sorted(os.sched_getaffinity(int(t.name))) for t in tasks}
+report = {
+    t.name: {"policy": os.sched_getscheduler(int(t.name)),
+             "cpus": sorted(os.sched_getaffinity(int(t.name)))}
+    for t in tasks
+}
 gate.set()
 worker.join()
-print(json.dumps(cpus))
+print(json.dumps(report))
 """
 
 needs_linux = pytest.mark.skipif(
@@ -41,7 +46,7 @@ needs_linux = pytest.mark.skipif(
 )
 
 
-def _probe(value: str | None) -> tuple[dict[str, list[int]], str]:
+def _probe(value: str | None) -> tuple[dict[str, dict[str, Any]], str]:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="chatkit_platform.settings")
     env.pop("WEB_CPU_AFFINITY", None)
     env["LOG_LEVEL"] = "info"
@@ -51,18 +56,19 @@ def _probe(value: str | None) -> tuple[dict[str, list[int]], str]:
         [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=120, check=True,
     )  # fmt: skip
-    threads: dict[str, list[int]] = json.loads(done.stdout.strip().splitlines()[-1])
+    threads: dict[str, dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
     return threads, done.stderr
 
 
 @needs_linux
 @pytest.mark.parametrize("value", ["auto", "last"])
-def test_every_thread_ends_up_on_the_one_cpu(value: str) -> None:
+def test_every_thread_ends_up_on_the_one_cpu_as_batch_work(value: str) -> None:
     allowed = sorted(os.sched_getaffinity(0))
     chosen = str(allowed[-1]) if value == "last" else value
     threads, log = _probe(chosen)
     assert len(threads) >= 2  # the main thread and the one started after the pinning
-    placements = {tuple(cpus) for cpus in threads.values()}
+    assert {thread["policy"] for thread in threads.values()} == {os.SCHED_BATCH}, threads
+    placements = {tuple(thread["cpus"]) for thread in threads.values()}
     assert len(placements) == 1, threads
     (cpus,) = placements
     assert len(cpus) == 1 and cpus[0] in allowed
@@ -77,7 +83,8 @@ def test_every_thread_ends_up_on_the_one_cpu(value: str) -> None:
 def test_off_leaves_the_process_where_it_may_run(value: str | None) -> None:
     threads, log = _probe(value)
     allowed = sorted(os.sched_getaffinity(0))
-    assert all(cpus == allowed for cpus in threads.values()), threads
+    assert all(thread["cpus"] == allowed for thread in threads.values()), threads
+    assert {thread["policy"] for thread in threads.values()} == {os.SCHED_OTHER}, threads
     assert "WEB_CPU_AFFINITY" not in log
 
 
