@@ -8,9 +8,9 @@ CPU, which mostly finds the GIL taken again and goes back to sleep: under load t
 about 80 wake-ups per streamed turn. On one CPU the waiting thread runs when the loop
 blocks or its time slice ends. Both threads are also marked as batch work (SCHED_BATCH):
 a thread that wakes then does not preempt the other at once, which on one CPU alone was
-still 16 forced switches of the loop per turn. Together: 8.0 ms of CPU per streamed turn
-at 16 and 64 connections instead of 10.2 and 10.5 (bench/thread_cpu.py, results in
-bench/endpoint_load.md).
+still 16 forced switches of the loop per turn. Together: 8.1 and 8.7 ms of CPU per
+streamed turn at 16 and 64 connections instead of 10.5 and 10.9 (bench/thread_cpu.py,
+results in bench/endpoint_load.md).
 
 Off by default: a process that pins itself cannot be moved off a CPU that other work
 crowds, which matters where the operator does not control placement (a shared Kubernetes
