@@ -24,8 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import endpoint_load as bench
 
-TICK = os.sysconf("SC_CLK_TCK")
-
 
 @dataclass(frozen=True)
 class ThreadTimes:
@@ -39,13 +37,13 @@ def thread_times(pid: int) -> dict[int, ThreadTimes]:
     times = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            user, system = bench.stat_seconds(task / "stat")
             status = dict(line.split(":", 1) for line in (task / "status").read_text().splitlines())
         except OSError:  # the thread ended meanwhile
             continue
         times[int(task.name)] = ThreadTimes(
-            cpu=(int(fields[11]) + int(fields[12])) / TICK,
-            system=int(fields[12]) / TICK,
+            cpu=user + system,
+            system=system,
             voluntary=int(status["voluntary_ctxt_switches"]),
             involuntary=int(status["nonvoluntary_ctxt_switches"]),
         )

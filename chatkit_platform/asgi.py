@@ -47,6 +47,6 @@ if settings.OTEL_ENABLED:
 gc.collect()
 gc.freeze()
 
-# Opt-in (WEB_CPU_AFFINITY): the loop and the ORM's thread on one CPU. The threads there are
+# Opt-in (WEB_CPU_AFFINITY): the loop and the ORM's thread on one CPU. The threads that exist
 # now are moved; those started later (the ORM's among them) inherit it.
 cpu_affinity_pin(settings.WEB_CPU_AFFINITY)
