@@ -89,6 +89,9 @@ try:
     DATABASE = dataclasses.replace(
         DATABASE,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0 if "pytest" in sys.modules else 60),
+        # Off for a pooler in transaction mode that cannot keep prepared statements
+        # (PgBouncer before 1.21, or without max_prepared_statements).
+        prepare_threshold=5 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
     )
     REDIS_URL = env_str("REDIS_URL")
     if REDIS_URL:
