@@ -144,6 +144,14 @@ def test_wrong_content_type_method_and_size_are_refused(endpoint: Endpoint) -> N
     assert wrong_type.status_code == 415
     assert wrong_type.json()["error"]["code"] == "unsupported_media_type"
 
+    # A form or multipart body reaches the endpoint too, even a malformed one: under daphne,
+    # Twisted parsed them first and answered a multipart body without a boundary itself,
+    # with a bare 400 and no JSON (chatkit_platform/daphne_requests.py).
+    for content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = endpoint.post(b"--x\r\nnot a form\r\n", **{"content-type": content_type})
+        assert form.status_code == 415, content_type
+        assert form.json()["error"]["code"] == "unsupported_media_type"
+
     get = endpoint.client.get(endpoint.server.url(endpoint.path), headers=endpoint.headers())
     assert get.status_code == 405 and get.headers["allow"] == "POST, OPTIONS"
 
